@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs wtp's dependencies (Debian 12 packages only), then configures and builds.
+# Idempotent: installs only what is missing and rebuilds incrementally.
+#   bash scripts/setup.sh            # Release build in ./build
+#   BUILD_DIR=out bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR=${BUILD_DIR:-build}
+PACKAGES=(
+  build-essential cmake pkg-config
+  libtorch-dev            # LibTorch 1.13 (C++ frontend, TorchScript, c10d)
+  libopenblas0-openmp     # fast BLAS for LibTorch's matrix products (~25x over the reference BLAS)
+  libopencv-dev opencv-data  # image I/O, drawing, Haar cascades
+  libcurl4-openssl-dev    # downloads
+  libarchive-dev          # .tgz/.zip/.rar extraction
+  libyaml-cpp-dev         # configs
+  libcli11-dev            # command lines
+  libeigen3-dev
+  nlohmann-json3-dev      # report.json, metadata
+  libsqlite3-dev          # tuning studies
+  catch2                  # tests (v2)
+  libcpp-httplib-dev      # local HTTP servers in tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+echo "setup: built into $BUILD_DIR/bin"
