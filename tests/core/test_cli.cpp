@@ -1,8 +1,9 @@
-#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "common/cli.h"
 #include "test_support.h"
+
+#include <catch2/catch.hpp>
 
 namespace {
 

@@ -1,9 +1,10 @@
-#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "core/config.h"
 #include "core/registry.h"
 #include "test_support.h"
+
+#include <catch2/catch.hpp>
 
 namespace {
 

@@ -1,0 +1,128 @@
+#include "train/checkpoint.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+namespace wtp::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kMagic = "wtp-checkpoint";
+
+void write_state(torch::serialize::OutputArchive& archive, const TrainState& s) {
+  archive.write("magic", c10::IValue(std::string(kMagic)));
+  archive.write("format_version", c10::IValue(s.format_version));
+  archive.write("stage", c10::IValue(s.stage));
+  archive.write("epoch", c10::IValue(s.epoch));
+  archive.write("step", c10::IValue(s.step));
+  archive.write("global_step", c10::IValue(s.global_step));
+  archive.write("stage_done", c10::IValue(s.stage_done));
+  archive.write("best_metric", c10::IValue(s.best_metric));
+  archive.write("has_best", c10::IValue(s.has_best));
+  archive.write("bad_epochs", c10::IValue(s.bad_epochs));
+  archive.write("sampler", c10::IValue(s.sampler));
+  archive.write("rng", c10::IValue(s.rng));
+  archive.write("config_yaml", c10::IValue(s.config_yaml));
+}
+
+c10::IValue read_value(torch::serialize::InputArchive& archive, const std::string& key,
+                       const std::string& path) {
+  c10::IValue value;
+  if (!archive.try_read(key, value))
+    throw std::runtime_error("checkpoint '" + path + "' has no '" + key +
+                             "': not a wtp checkpoint, or written by an incompatible version");
+  return value;
+}
+
+TrainState read_state(torch::serialize::InputArchive& archive, const std::string& path) {
+  c10::IValue magic;
+  if (!archive.try_read("magic", magic) || !magic.isString() || magic.toStringRef() != kMagic)
+    throw std::runtime_error("'" + path + "' is not a wtp training checkpoint");
+  TrainState s;
+  s.format_version = read_value(archive, "format_version", path).toInt();
+  if (s.format_version != TrainState{}.format_version)
+    throw std::runtime_error("checkpoint '" + path + "' has format version " +
+                             std::to_string(s.format_version) + "; this build reads version " +
+                             std::to_string(TrainState{}.format_version));
+  s.stage = read_value(archive, "stage", path).toInt();
+  s.epoch = read_value(archive, "epoch", path).toInt();
+  s.step = read_value(archive, "step", path).toInt();
+  s.global_step = read_value(archive, "global_step", path).toInt();
+  s.stage_done = read_value(archive, "stage_done", path).toBool();
+  s.best_metric = read_value(archive, "best_metric", path).toDouble();
+  s.has_best = read_value(archive, "has_best", path).toBool();
+  s.bad_epochs = read_value(archive, "bad_epochs", path).toInt();
+  s.sampler = read_value(archive, "sampler", path).toIntVector();
+  s.rng = read_value(archive, "rng", path).toIntVector();
+  s.config_yaml = read_value(archive, "config_yaml", path).toStringRef();
+  return s;
+}
+
+void load_archive(torch::serialize::InputArchive& archive, const std::string& path) {
+  if (!fs::exists(path)) throw std::runtime_error("checkpoint '" + path + "' does not exist");
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(
+        "cannot read checkpoint '" + path +
+        "' (truncated or not a LibTorch archive): " + e.what_without_backtrace());
+  }
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const torch::nn::Module& model,
+                     const torch::optim::Optimizer* optimizer, const TrainState& state) {
+  torch::serialize::OutputArchive archive;
+  write_state(archive, state);
+  torch::serialize::OutputArchive model_archive;
+  model.save(model_archive);
+  archive.write("model", model_archive);
+  if (optimizer) {
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  const fs::path temp = target.string() + ".tmp-" + std::to_string(::getpid());
+  try {
+    archive.save_to(temp.string());
+    fs::rename(temp, target);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove(temp, ec);
+    throw std::runtime_error("cannot write checkpoint '" + path + "': " + e.what());
+  }
+}
+
+TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
+                           torch::optim::Optimizer* optimizer) {
+  torch::serialize::InputArchive archive;
+  load_archive(archive, path);
+  TrainState state = read_state(archive, path);
+  try {
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    model.load(model_archive);
+    torch::serialize::InputArchive optimizer_archive;
+    if (optimizer && archive.try_read("optimizer", optimizer_archive))
+      optimizer->load(optimizer_archive);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("checkpoint '" + path + "' does not match the configured model: " +
+                             e.what_without_backtrace());
+  }
+  return state;
+}
+
+TrainState read_checkpoint_state(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  load_archive(archive, path);
+  return read_state(archive, path);
+}
+
+}  // namespace wtp::train
