@@ -1,7 +1,8 @@
-#include <catch2/catch.hpp>
 #include <sstream>
 
 #include "test_support.h"
+
+#include <catch2/catch.hpp>
 
 namespace {
 std::vector<std::string> tools() {

@@ -1,0 +1,132 @@
+#include "losses/loss.h"
+
+#include "losses/bce_pair.h"
+#include "losses/contrastive.h"
+#include "losses/cross_entropy.h"
+#include "losses/group_loss.h"
+
+namespace wtp::losses {
+namespace {
+
+void require_input(const torch::Tensor& t, const std::string& loss, const std::string& field) {
+  require(t.defined(),
+          loss + ": input '" + field + "' is missing (the model must produce it for this loss)");
+}
+
+void require_scalar_reduction(Reduction reduction, const std::string& loss) {
+  require(
+      reduction != Reduction::kNone,
+      loss +
+          ": reduction 'none' cannot be trained on (the loss must be a scalar); use mean or sum");
+}
+
+class ContrastiveLoss : public Loss {
+ public:
+  explicit ContrastiveLoss(const ContrastiveOptions& options) : module_(options) {}
+  LossOutput forward(const LossInputs& in) override {
+    require_input(in.embeddings, name(), "embeddings");
+    require_input(in.embeddings2, name(), "embeddings2");
+    return {module_(in.embeddings, in.embeddings2, in.labels), {}};
+  }
+  LossRequirements requirements() const override {
+    LossRequirements r;
+    r.embeddings = r.embeddings2 = r.pairs = true;
+    return r;
+  }
+  std::string name() const override { return "contrastive"; }
+
+ private:
+  Contrastive module_;
+};
+
+class BcePairLoss : public Loss {
+ public:
+  explicit BcePairLoss(const BcePairOptions& options) : module_(options) {}
+  LossOutput forward(const LossInputs& in) override {
+    require_input(in.logits, name(), "logits");
+    return {module_(in.logits, in.labels), {}};
+  }
+  LossRequirements requirements() const override {
+    LossRequirements r;
+    r.logits = r.pairs = true;
+    return r;
+  }
+  std::string name() const override { return "bce_pair"; }
+
+ private:
+  BcePair module_;
+};
+
+class CrossEntropyLoss : public Loss {
+ public:
+  explicit CrossEntropyLoss(const CrossEntropyOptions& options) : module_(options) {}
+  LossOutput forward(const LossInputs& in) override {
+    require_input(in.logits, name(), "logits");
+    return {module_(in.logits, in.labels), {}};
+  }
+  LossRequirements requirements() const override {
+    LossRequirements r;
+    r.logits = true;
+    return r;
+  }
+  std::string name() const override { return "cross_entropy"; }
+
+ private:
+  CrossEntropy module_;
+};
+
+class GroupLossAdapter : public Loss {
+ public:
+  explicit GroupLossAdapter(const GroupLossOptions& options) : module_(options) {}
+  LossOutput forward(const LossInputs& in) override {
+    require_input(in.embeddings, name(), "embeddings");
+    require_input(in.logits, name(), "logits");
+    GroupLossTerms terms = module_->terms(in.embeddings, in.logits, in.labels);
+    return {terms.loss, {{"group", terms.group.detach()}, {"ce", terms.ce.detach()}}};
+  }
+  LossRequirements requirements() const override {
+    LossRequirements r;
+    r.embeddings = r.logits = true;
+    return r;
+  }
+  std::string name() const override { return "group_loss"; }
+
+ private:
+  GroupLoss module_;
+};
+
+}  // namespace
+
+void register_builtin_losses(LossRegistry& registry) {
+  registry.add<ContrastiveOptions>(
+      "contrastive", "contrastive loss on embedding pairs (Hadsell et al. 2006), y = 1 different",
+      [](const ContrastiveOptions& o) -> std::shared_ptr<Loss> {
+        require_scalar_reduction(o.reduction, "contrastive");
+        return std::make_shared<ContrastiveLoss>(o);
+      });
+  registry.add<BcePairOptions>("bce_pair",
+                               "binary cross-entropy with logits on a pair head, y = 1 different",
+                               [](const BcePairOptions& o) -> std::shared_ptr<Loss> {
+                                 require_scalar_reduction(o.reduction, "bce_pair");
+                                 return std::make_shared<BcePairLoss>(o);
+                               });
+  registry.add<CrossEntropyOptions>("cross_entropy", "softmax cross-entropy with label smoothing",
+                                    [](const CrossEntropyOptions& o) -> std::shared_ptr<Loss> {
+                                      require_scalar_reduction(o.reduction, "cross_entropy");
+                                      return std::make_shared<CrossEntropyLoss>(o);
+                                    });
+  registry.add<GroupLossOptions>(
+      "group_loss", "Group Loss (Elezi et al. 2020): replicator dynamics + cross-entropy",
+      [](const GroupLossOptions& o) -> std::shared_ptr<Loss> {
+        require_scalar_reduction(o.reduction, "group_loss");
+        return std::make_shared<GroupLossAdapter>(o);
+      });
+}
+
+LossRegistry builtin_losses() {
+  LossRegistry registry("loss");
+  register_builtin_losses(registry);
+  return registry;
+}
+
+}  // namespace wtp::losses

@@ -1,0 +1,68 @@
+#pragma once
+/// The loss interface the trainer uses, and the registry of built-in losses.
+///
+/// Losses take different inputs (pairs of embeddings, one pair logit, class logits, a batch
+/// of embeddings with logits and labels), so the trainer fills a LossInputs with what the
+/// model produced and asks the loss which fields it needs (requirements()).
+///
+///     auto registry = wtp::losses::builtin_losses();
+///     std::shared_ptr<Loss> loss = registry.create(config::decode_component(node, "loss"));
+///     LossInputs in;  in.embeddings = emb;  in.logits = logits;  in.labels = labels;
+///     LossOutput out = loss->forward(in);
+///     out.total.backward();  // parts: {"group", ...}, {"ce", ...}, detached, for logging
+#include <memory>
+#include <string>
+#include <torch/torch.h>
+#include <utility>
+#include <vector>
+
+#include "core/registry.h"
+
+namespace wtp::losses {
+
+/// What a model produced for one batch. Unused fields stay undefined.
+struct LossInputs {
+  torch::Tensor embeddings;   ///< [B, D]: the batch (group_loss) or the first item of each pair
+  torch::Tensor embeddings2;  ///< [B, D]: the second item of each pair (contrastive)
+  torch::Tensor logits;       ///< [B, C] class logits, or [B] / [B, 1] pair logits (bce_pair)
+  torch::Tensor labels;       ///< [B] class labels (int64), or pair labels (1 = different)
+};
+
+/// Which LossInputs fields a loss reads, and whether it works on pairs.
+struct LossRequirements {
+  bool embeddings = false;
+  bool embeddings2 = false;
+  bool logits = false;
+  bool labels = true;
+  /// True: batches are pairs (a pairs sampler; labels are 1 = different, 0 = same).
+  /// False: batches are items with class labels.
+  bool pairs = false;
+};
+
+/// A loss's result: `total` is what to back-propagate (a 0-d tensor); `parts` are the named
+/// terms it is made of, detached, for logging (empty for single-term losses).
+struct LossOutput {
+  torch::Tensor total;
+  std::vector<std::pair<std::string, torch::Tensor>> parts;
+};
+
+/// A loss chosen by name from the config.
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  /// Computes the loss. Throws UsageError naming the missing or mis-shaped input.
+  virtual LossOutput forward(const LossInputs& inputs) = 0;
+  virtual LossRequirements requirements() const = 0;
+  /// The registry name ("contrastive", ...).
+  virtual std::string name() const = 0;
+};
+
+using LossRegistry = Registry<std::shared_ptr<Loss>>;
+
+/// Registers contrastive, bce_pair, cross_entropy and group_loss. Losses made through the
+/// registry are for training, so `reduction: none` is rejected (the total must be a scalar).
+void register_builtin_losses(LossRegistry& registry);
+/// A registry with every built-in loss.
+LossRegistry builtin_losses();
+
+}  // namespace wtp::losses
