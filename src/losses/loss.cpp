@@ -39,22 +39,26 @@ class ContrastiveLoss : public Loss {
   Contrastive module_;
 };
 
-class BcePairLoss : public Loss {
+/// Binary cross-entropy with logits, on pairs (bce_pair: y = 1 different) or on single
+/// items (bce: a binary label per image, e.g. 1 = eyes closed).
+class BceLoss : public Loss {
  public:
-  explicit BcePairLoss(const BcePairOptions& options) : module_(options) {}
+  BceLoss(const BcePairOptions& options, bool pairs) : module_(options), pairs_(pairs) {}
   LossOutput forward(const LossInputs& in) override {
     require_input(in.logits, name(), "logits");
     return {module_(in.logits, in.labels), {}};
   }
   LossRequirements requirements() const override {
     LossRequirements r;
-    r.logits = r.pairs = true;
+    r.logits = true;
+    r.pairs = pairs_;
     return r;
   }
-  std::string name() const override { return "bce_pair"; }
+  std::string name() const override { return pairs_ ? "bce_pair" : "bce"; }
 
  private:
   BcePair module_;
+  bool pairs_;
 };
 
 class CrossEntropyLoss : public Loss {
@@ -108,7 +112,14 @@ void register_builtin_losses(LossRegistry& registry) {
                                "binary cross-entropy with logits on a pair head, y = 1 different",
                                [](const BcePairOptions& o) -> std::shared_ptr<Loss> {
                                  require_scalar_reduction(o.reduction, "bce_pair");
-                                 return std::make_shared<BcePairLoss>(o);
+                                 return std::make_shared<BceLoss>(o, /*pairs=*/true);
+                               });
+  registry.add<BcePairOptions>("bce",
+                               "binary cross-entropy with logits on single images (e.g. 1 = "
+                               "eyes closed)",
+                               [](const BcePairOptions& o) -> std::shared_ptr<Loss> {
+                                 require_scalar_reduction(o.reduction, "bce");
+                                 return std::make_shared<BceLoss>(o, /*pairs=*/false);
                                });
   registry.add<CrossEntropyOptions>("cross_entropy", "softmax cross-entropy with label smoothing",
                                     [](const CrossEntropyOptions& o) -> std::shared_ptr<Loss> {

@@ -24,10 +24,13 @@ std::shared_ptr<Loss> make(const std::string& yaml) {
 TEST_CASE("loss registry: names, creation from config, requirements", "[losses][registry]") {
   const auto registry = builtin_losses();
   CHECK(registry.names() ==
-        std::vector<std::string>{"bce_pair", "contrastive", "cross_entropy", "group_loss"});
+        std::vector<std::string>{"bce", "bce_pair", "contrastive", "cross_entropy", "group_loss"});
   CHECK(make("contrastive")->requirements().pairs);
   CHECK(make("contrastive")->requirements().embeddings2);
   CHECK(make("bce_pair")->requirements().logits);
+  CHECK(make("bce_pair")->requirements().pairs);
+  CHECK_FALSE(make("bce")->requirements().pairs);
+  CHECK(make("bce")->name() == "bce");
   CHECK_FALSE(make("cross_entropy")->requirements().pairs);
   const auto g = make("{name: group_loss, temperature: 30, labelled_per_class: 1}")->requirements();
   CHECK((g.embeddings && g.logits && g.labels && !g.pairs && !g.embeddings2));
@@ -85,7 +88,7 @@ TEST_CASE("loss registry: configured losses compute the same as the functions",
 
 TEST_CASE("loss registry: errors name what to fix", "[losses][registry][validation]") {
   CHECK_THROWS_WITH(make("triplet"),
-                    Contains("known: bce_pair, contrastive, cross_entropy, group_loss"));
+                    Contains("known: bce, bce_pair, contrastive, cross_entropy, group_loss"));
   CHECK_THROWS_WITH(make("{name: group_loss, temprature: 3}"), Contains("temprature"));
   CHECK_THROWS_WITH(make("{name: group_loss, reduction: none}"), Contains("use mean or sum"));
   CHECK_THROWS_WITH(make("{name: group_loss, reduction: average}"), Contains("mean, sum, none"));
