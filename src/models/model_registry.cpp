@@ -1,0 +1,67 @@
+#include "models/model_registry.h"
+
+#include "models/bn_inception.h"
+#include "models/heads.h"
+#include "models/inception_resnet_v1.h"
+#include "models/siamese_cnn.h"
+
+namespace wtp::models {
+
+void register_builtin_models(ModelRegistry& registry) {
+  registry.add<SiameseCnnOptions>(
+      "siamese_cnn", "the old small Siamese CNN (128x128, contrastive loss)",
+      [](const SiameseCnnOptions& o) { return as_embedding_model(SiameseCnn(o)); });
+  registry.add<InceptionResnetV1Options>(
+      "inception_resnet_v1", "facenet-pytorch InceptionResnetV1 (160x160, 512-d)",
+      [](const InceptionResnetV1Options& o) { return as_embedding_model(InceptionResnetV1(o)); });
+  registry.add<BnInceptionOptions>(
+      "bn_inception", "Caffe-port BN-Inception (224x224, 1024-d, optional classifier)",
+      [](const BnInceptionOptions& o) { return as_embedding_model(BnInception(o)); });
+  ModelRegistry* self = &registry;
+  registry.add<SiameseBceOptions>(
+      "siamese_bce", "Siamese pair head on |e1 - e2| around a backbone (BCE, 1 = different)",
+      [self](const SiameseBceOptions& o) {
+        return as_embedding_model(SiameseBce(o, self->create(o.backbone)));
+      });
+  registry.add<EmbeddingHeadOptions>(
+      "embedding_head", "backbone + optional projection, L2 normalisation and classifier",
+      [self](const EmbeddingHeadOptions& o) {
+        return as_embedding_model(EmbeddingHead(o, self->create(o.backbone)));
+      });
+  registry.add<LivenessOptions>("liveness",
+                                "eyes-closed classifier: backbone -> Linear(D -> 1) logit",
+                                [self](const LivenessOptions& o) {
+                                  return as_embedding_model(Liveness(o, self->create(o.backbone)));
+                                });
+}
+
+EmbeddingModel create_model(const config::Component& component) {
+  ModelRegistry registry("model");
+  register_builtin_models(registry);
+  return registry.create(component);
+}
+
+config::Component resolve_model(const config::Component& component) {
+  ModelRegistry registry("model");
+  register_builtin_models(registry);
+  config::Component resolved = registry.resolve(component);
+  if (const config::Node* backbone = resolved.options.find("backbone")) {  // heads: recurse
+    const auto inner = config::decode_component(*backbone, component.name + ".backbone");
+    resolved.options.set("backbone", config::encode_component(resolve_model(inner)));
+  }
+  return resolved;
+}
+
+std::vector<std::string> model_names() {
+  ModelRegistry registry("model");
+  register_builtin_models(registry);
+  return registry.names();
+}
+
+std::string describe_models() {
+  ModelRegistry registry("model");
+  register_builtin_models(registry);
+  return registry.describe();
+}
+
+}  // namespace wtp::models
