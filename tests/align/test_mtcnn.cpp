@@ -1,0 +1,215 @@
+// MTCNN: network shapes and parameter names, NMS and pyramid arithmetic, and detection
+// with facenet-pytorch's weights on the shared faces.
+// clang-format off
+#include <torch/torch.h>  // first: torch pulls in glog, whose CHECK must not replace Catch's
+#include <catch2/catch.hpp>
+// clang-format on
+
+#include <ATen/Parallel.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "align/detector.h"
+#include "align/mtcnn.h"
+#include "core/error.h"
+#include "models/weights.h"
+#include "test_support.h"
+
+using namespace wtp::align;
+
+namespace {
+
+std::string weights_dir() { return (*wtp::test::shared_dir() / "weights" / "mtcnn").string(); }
+
+cv::Mat shared_image(const std::string& name, int side = 0) {
+  const cv::Mat full = cv::imread((*wtp::test::shared_dir() / "faces" / name).string());
+  REQUIRE(!full.empty());
+  if (side == 0) return full;
+  const double s = static_cast<double>(side) / std::max(full.cols, full.rows);
+  cv::Mat small;
+  cv::resize(full, small, cv::Size(), s, s, cv::INTER_AREA);
+  return small;
+}
+
+std::vector<std::string> names(const torch::nn::Module& m) {
+  std::vector<std::string> out;
+  for (const auto& [name, tensor] : wtp::models::state_dict(m)) out.push_back(name);
+  return out;
+}
+
+// Every number of two detections, for exact comparisons.
+std::vector<double> flatten(const std::vector<Face>& faces) {
+  std::vector<double> v;
+  for (const auto& f : faces) {
+    v.insert(v.end(), {f.box.x1, f.box.y1, f.box.x2, f.box.y2, f.confidence});
+    for (const auto& p : f.landmarks) v.insert(v.end(), {p.x, p.y});
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("MTCNN networks have facenet-pytorch's shapes and parameter names", "[align][mtcnn]") {
+  torch::NoGradGuard no_grad;
+  PNet p;
+  auto [reg, prob] = p->forward(torch::zeros({2, 3, 12, 12}));
+  CHECK(reg.sizes() == torch::IntArrayRef({2, 4, 1, 1}));
+  CHECK(prob.sizes() == torch::IntArrayRef({2, 2, 1, 1}));
+  // H' = ceil((H - 2) / 2) - 4: 31 -> ceil(29 / 2) - 4 = 11 (ceil-mode pooling).
+  CHECK(p->forward(torch::zeros({1, 3, 31, 40})).first.sizes() ==
+        torch::IntArrayRef({1, 4, 11, 15}));
+  CHECK(prob.sum(1).allclose(torch::ones({2, 1, 1})));
+  RNet r;
+  auto [rreg, rprob] = r->forward(torch::zeros({3, 3, 24, 24}));
+  CHECK(rreg.sizes() == torch::IntArrayRef({3, 4}));
+  CHECK(rprob.sizes() == torch::IntArrayRef({3, 2}));
+  ONet o;
+  auto [oreg, olm, oprob] = o->forward(torch::zeros({1, 3, 48, 48}));
+  CHECK(oreg.sizes() == torch::IntArrayRef({1, 4}));
+  CHECK(olm.sizes() == torch::IntArrayRef({1, 10}));
+  CHECK(oprob.sizes() == torch::IntArrayRef({1, 2}));
+  CHECK(names(*p) == std::vector<std::string>{"conv1.weight", "conv1.bias", "prelu1.weight",
+                                              "conv2.weight", "conv2.bias", "prelu2.weight",
+                                              "conv3.weight", "conv3.bias", "prelu3.weight",
+                                              "conv4_1.weight", "conv4_1.bias", "conv4_2.weight",
+                                              "conv4_2.bias"});
+  CHECK(names(*o).size() == 21);
+  CHECK(names(*o)[12] == "dense5.weight");
+  // The fixed-order dense layers agree with nn::Linear (BLAS) up to rounding.
+  const auto x = torch::rand({5, 3, 24, 24});
+  auto h = r->pool2(r->prelu2(r->conv2(r->pool1(r->prelu1(r->conv1(x))))));
+  h = r->prelu3(r->conv3(h)).permute({0, 2, 3, 1}).contiguous().view({5, -1});
+  h = r->prelu4(r->dense4(h));
+  auto [fixed_reg, fixed_prob] = r->forward(x);
+  CHECK(fixed_reg.allclose(r->dense5_2(h), 1e-4, 1e-5));
+  CHECK(fixed_prob.allclose(torch::softmax(r->dense5_1(h), 1), 1e-4, 1e-5));
+}
+
+TEST_CASE("NMS keeps the best box and suppresses overlaps above the threshold", "[align][mtcnn]") {
+  // Box 0: [0, 10]^2 (area 100), box 1: [5, 15] x [0, 10] (IoU 50 / 150 = 1/3), box 2 far.
+  const auto boxes =
+      torch::tensor({0.f, 0.f, 10.f, 10.f, 5.f, 0.f, 15.f, 10.f, 50.f, 50.f, 60.f, 60.f})
+          .view({3, 4});
+  const auto scores = torch::tensor({0.8f, 0.9f, 0.5f});
+  auto as_vector = [](const torch::Tensor& t) {
+    return std::vector<std::int64_t>(t.data_ptr<std::int64_t>(),
+                                     t.data_ptr<std::int64_t>() + t.numel());
+  };
+  CHECK(as_vector(nms(boxes, scores, 0.3, NmsMode::kUnion)) == std::vector<std::int64_t>{1, 2});
+  CHECK(as_vector(nms(boxes, scores, 0.34, NmsMode::kUnion)) == std::vector<std::int64_t>{1, 0, 2});
+  // Min overlap with +1 areas: inter 6 x 11 = 66, min area 121 -> 0.545.
+  CHECK(as_vector(nms(boxes, scores, 0.54, NmsMode::kMin)) == std::vector<std::int64_t>{1, 2});
+  CHECK(as_vector(nms(boxes, scores, 0.55, NmsMode::kMin)) == std::vector<std::int64_t>{1, 0, 2});
+  // Groups are independent: box 0 survives in its own group.
+  const auto groups = torch::tensor({0, 1, 1}, torch::kInt64);
+  CHECK(as_vector(batched_nms(boxes, scores, groups, 0.3, NmsMode::kUnion)) ==
+        std::vector<std::int64_t>{1, 0, 2});
+  CHECK(nms(torch::zeros({0, 4}), torch::zeros({0}), 0.5, NmsMode::kUnion).numel() == 0);
+}
+
+TEST_CASE("the pyramid starts at 12 / min_face and stops below 12 pixels", "[align][mtcnn]") {
+  // 100 x 100, min_face 20: m = 0.6, min side 60 -> 42.54 -> 30.16 -> 21.39 -> 15.16 -> 10.75.
+  const auto s = pyramid_scales(100, 120, 20, 0.709);
+  REQUIRE(s.size() == 5);
+  CHECK(s[0] == Approx(0.6));
+  CHECK(s[1] == Approx(0.6 * 0.709));
+  CHECK(s[4] == Approx(0.6 * std::pow(0.709, 4)));
+  CHECK(pyramid_scales(19, 200, 20, 0.709).empty());  // 19 * 0.6 < 12
+}
+
+TEST_CASE("MTCNN options are validated; missing weights say where to get them", "[align][mtcnn]") {
+  MtcnnOptions o;
+  o.thresholds = {0.6, 0.7};
+  CHECK_THROWS_AS(o.validate(), wtp::UsageError);
+  o = MtcnnOptions{};
+  o.min_face = 5;
+  CHECK_THROWS_AS(o.validate(), wtp::UsageError);
+  CHECK_THROWS_WITH(load_mtcnn(""), Catch::Contains("pnet.pt"));
+  CHECK_THROWS_AS(load_mtcnn("/nonexistent-wtp-dir"), wtp::UsageError);
+  DetectorRegistry registry("detector");
+  register_builtin_detectors(registry);
+  CHECK_THROWS_AS(registry.create({"mtcnn", wtp::config::Node()}), wtp::UsageError);
+}
+
+TEST_CASE("MTCNN finds the single face in each shared portrait", "[align][mtcnn][shared]") {
+  WTP_REQUIRE_SHARED();
+  MtcnnOptions o;
+  o.weights = weights_dir();
+  MtcnnDetector detector(o);
+  for (const std::string name : {"angelina_jolie.jpg", "kate_siegel.jpg", "paul_rudd.jpg"}) {
+    CAPTURE(name);
+    const cv::Mat image = shared_image(name, 400);
+    const auto faces = detector.detect(image);
+    REQUIRE(faces.size() == 1);
+    const Face& f = faces[0];
+    CHECK(f.confidence > 0.99);
+    REQUIRE(f.landmarks.size() == 5);
+    CHECK(f.box.width() > 0.15 * image.cols);
+    CHECK(f.box.contains(f.left_eye()));
+    CHECK(f.box.contains(f.right_eye()));
+    CHECK(f.right_eye().x > f.left_eye().x);
+    // Eyes above the nose, nose above the mouth corners.
+    CHECK(f.landmarks[2].y > f.left_eye().y);
+    CHECK(f.landmarks[3].y > f.landmarks[2].y);
+  }
+}
+
+TEST_CASE("MTCNN finds all six faces in multiface.jpg where facenet-pytorch does",
+          "[align][mtcnn][shared]") {
+  WTP_REQUIRE_SHARED();
+  MtcnnOptions o;
+  o.weights = weights_dir();
+  MtcnnDetector detector(o);
+  const auto faces = detector.detect(shared_image("multiface.jpg"));
+  REQUIRE(faces.size() == 6);
+  // facenet-pytorch's detect_face (v2.5 algorithm, torchvision NMS, PyTorch 1.13) on the
+  // same decoded pixels: x1, y1, x2, y2, probability, left eye x, y, right eye x, y, in
+  // decreasing probability.
+  const double expected[6][9] = {
+      {421.6969, 128.1739, 504.1349, 236.8580, 0.9995, 457.1169, 168.3990, 494.4527, 171.3209},
+      {720.7160, 459.3423, 800.7539, 571.9362, 0.9985, 745.0268, 505.9008, 782.2091, 511.0706},
+      {626.6238, 179.4636, 708.0509, 292.3705, 0.9984, 650.7495, 221.7588, 687.9489, 225.3891},
+      {861.0049, 430.1682, 955.0316, 554.3801, 0.9969, 888.8544, 479.4397, 929.8039, 485.4330},
+      {535.3948, 54.9022, 623.8981, 171.3948, 0.9960, 562.7095, 102.0728, 602.2586, 102.2053},
+      {215.8000, 240.7189, 305.8800, 361.8247, 0.9296, 246.6642, 289.9058, 285.0302, 288.2543}};
+  for (int i = 0; i < 6; ++i) {
+    CAPTURE(i);
+    const Face& f = faces[static_cast<std::size_t>(i)];
+    CHECK(f.box.x1 == Approx(expected[i][0]).margin(0.01));
+    CHECK(f.box.y1 == Approx(expected[i][1]).margin(0.01));
+    CHECK(f.box.x2 == Approx(expected[i][2]).margin(0.01));
+    CHECK(f.box.y2 == Approx(expected[i][3]).margin(0.01));
+    CHECK(f.confidence == Approx(expected[i][4]).margin(1e-4));
+    CHECK(f.left_eye().x == Approx(expected[i][5]).margin(0.01));
+    CHECK(f.left_eye().y == Approx(expected[i][6]).margin(0.01));
+    CHECK(f.right_eye().x == Approx(expected[i][7]).margin(0.01));
+    CHECK(f.right_eye().y == Approx(expected[i][8]).margin(0.01));
+    CHECK(f.box.contains(f.left_eye()));
+    CHECK(f.box.contains(f.right_eye()));
+  }
+}
+
+TEST_CASE("MTCNN output does not depend on the LibTorch thread count or batching",
+          "[align][mtcnn][shared]") {
+  WTP_REQUIRE_SHARED();
+  MtcnnOptions o;
+  o.weights = weights_dir();
+  MtcnnDetector detector(o);
+  const cv::Mat image = shared_image("multiface.jpg", 600);
+  const int before = at::get_num_threads();
+  at::set_num_threads(1);
+  const auto one = detector.detect(image);
+  at::set_num_threads(2);
+  const auto two = detector.detect(image);
+  at::set_num_threads(before);
+  REQUIRE(one.size() >= 5);
+  CHECK(flatten(one) == flatten(two));
+  cv::Mat flipped;
+  cv::flip(image, flipped, 1);
+  const auto batch = detector.detect_batch({image, flipped});
+  REQUIRE(batch.size() == 2);
+  CHECK(flatten(batch[0]) == flatten(one));
+  CHECK(flatten(batch[1]) == flatten(detector.detect(flipped)));
+  CHECK_THROWS_AS(detector.detect_batch({image, shared_image("multiface.jpg", 500)}),
+                  std::invalid_argument);
+}
