@@ -23,6 +23,12 @@ PACKAGES=(
   libcpp-httplib-dev      # local HTTP servers in tests
 )
 
+# Optional: Python torch for the tests that cross-check our numbers against PyTorch and
+# load our files from Python (they skip with a message without it). CI turns it on.
+if [ "${WTP_WITH_PYTHON:-0}" = 1 ]; then
+  PACKAGES+=(python3-torch python3-numpy)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

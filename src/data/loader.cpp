@@ -24,6 +24,7 @@ BatchSource fixed_batches(std::vector<IndexBatch> batches) {
 void LoaderOptions::validate() const {
   require(workers >= 0, "loader: workers must be >= 0");
   require(prefetch >= 1, "loader: prefetch must be >= 1");
+  require(first_batch >= 0, "loader: first_batch must be >= 0");
   require(height >= 0 && width >= 0, "loader: height and width must be >= 0");
   require((height == 0) == (width == 0), "loader: set both height and width, or neither");
 }
@@ -121,6 +122,7 @@ BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset,
   }
   pool_ = std::make_shared<BufferPool>(static_cast<std::size_t>(options_.prefetch) + 2);
   epoch_seed_ = mix_seed(options_.seed, static_cast<std::uint64_t>(options_.epoch));
+  next_number_ = options_.first_batch;
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
   try {
     top_up();

@@ -100,6 +100,9 @@ struct LoaderOptions {
   int prefetch = 4;        ///< batches in flight at most (>= 1)
   std::uint64_t seed = 0;  ///< augmentation seed
   std::int64_t epoch = 0;  ///< mixed into every item's seed
+  /// Number of the source's first batch (a run resumed mid-epoch continues the numbering,
+  /// so its items get the same augmentation as in an uninterrupted run).
+  std::int64_t first_batch = 0;
   int height = 0;          ///< output height when the pipeline does not fix it
   int width = 0;           ///< output width when the pipeline does not fix it
 
@@ -109,6 +112,7 @@ struct LoaderOptions {
     v("prefetch", prefetch, "batches decoded ahead at most");
     v("seed", seed, "augmentation seed");
     v("epoch", epoch, "epoch number, mixed into every item's seed");
+    v("first_batch", first_batch, "number of the first batch (resuming mid-epoch)");
     v("height", height, "output height when the transforms do not fix it");
     v("width", width, "output width when the transforms do not fix it");
   }
@@ -119,7 +123,7 @@ struct Batch {
   torch::Tensor images;               ///< [B, 3, H, W] float32, contiguous
   torch::Tensor labels;               ///< [B] int64, Item::label of each row
   std::vector<std::int64_t> indices;  ///< dataset index of each row
-  std::int64_t number = 0;            ///< 0-based position of the batch in the source
+  std::int64_t number = 0;  ///< first_batch + 0-based position of the batch in the source
   std::int64_t skipped = 0;           ///< items of this batch left out (skip policy)
 };
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
+#include <torch/torch.h>
 
 namespace wtp::train {
 namespace fs = std::filesystem;
@@ -27,6 +28,9 @@ void write_state(torch::serialize::OutputArchive& archive, const TrainState& s) 
   archive.write("sampler", c10::IValue(s.sampler));
   archive.write("rng", c10::IValue(s.rng));
   archive.write("config_yaml", c10::IValue(s.config_yaml));
+  archive.write("loss_sum", c10::IValue(s.loss_sum));
+  archive.write("loss_count", c10::IValue(s.loss_count));
+  if (s.torch_rng.defined()) archive.write("torch_rng", s.torch_rng, /*is_buffer=*/true);
 }
 
 c10::IValue read_value(torch::serialize::InputArchive& archive, const std::string& key,
@@ -59,6 +63,10 @@ TrainState read_state(torch::serialize::InputArchive& archive, const std::string
   s.sampler = read_value(archive, "sampler", path).toIntVector();
   s.rng = read_value(archive, "rng", path).toIntVector();
   s.config_yaml = read_value(archive, "config_yaml", path).toStringRef();
+  s.loss_sum = read_value(archive, "loss_sum", path).toDouble();
+  s.loss_count = read_value(archive, "loss_count", path).toInt();
+  torch::Tensor rng;
+  if (archive.try_read("torch_rng", rng, /*is_buffer=*/true)) s.torch_rng = rng;
   return s;
 }
 
@@ -80,7 +88,10 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   torch::serialize::OutputArchive archive;
   write_state(archive, state);
   torch::serialize::OutputArchive model_archive;
-  model.save(model_archive);
+  for (const auto& p : model.named_parameters(/*recurse=*/true))
+    model_archive.write(p.key(), p.value());
+  for (const auto& b : model.named_buffers(/*recurse=*/true))
+    model_archive.write(b.key(), b.value(), /*is_buffer=*/true);
   archive.write("model", model_archive);
   if (optimizer) {
     torch::serialize::OutputArchive optimizer_archive;
@@ -108,7 +119,15 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
   try {
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
-    model.load(model_archive);
+    torch::NoGradGuard no_grad;
+    for (auto& p : model.named_parameters(/*recurse=*/true)) {
+      torch::Tensor value = p.value();
+      model_archive.read(p.key(), value);
+    }
+    for (auto& b : model.named_buffers(/*recurse=*/true)) {
+      torch::Tensor value = b.value();
+      model_archive.read(b.key(), value, /*is_buffer=*/true);
+    }
     torch::serialize::InputArchive optimizer_archive;
     if (optimizer && archive.try_read("optimizer", optimizer_archive))
       optimizer->load(optimizer_archive);
@@ -117,6 +136,22 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
                              e.what_without_backtrace());
   }
   return state;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_tensors(
+    const std::string& path) {
+  torch::serialize::InputArchive archive;
+  load_archive(archive, path);
+  read_state(archive, path);
+  torch::serialize::InputArchive model_archive;
+  archive.read("model", model_archive);
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& key : model_archive.keys()) {
+    torch::Tensor t;
+    if (model_archive.try_read(key, t) || model_archive.try_read(key, t, /*is_buffer=*/true))
+      out.emplace_back(key, t);
+  }
+  return out;
 }
 
 TrainState read_checkpoint_state(const std::string& path) {

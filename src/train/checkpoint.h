@@ -1,8 +1,10 @@
 #pragma once
 /// Training checkpoints: model, optimizer, schedule position, sampler and RNG state and the
 /// resolved config in one file (a LibTorch archive, readable from Python with
-/// torch.jit.load). Written atomically: a temporary file in the same directory, then a
-/// rename, so a crash mid-write never loses the previous checkpoint.
+/// torch.jit.load). Model tensors are stored flat under "model" by their dotted names
+/// (`backbone.conv1.weight`), so any of them can be read back by name. Written atomically: a
+/// temporary file in the same directory, then a rename, so a crash mid-write never loses the
+/// previous checkpoint.
 #include <cstdint>
 #include <string>
 #include <torch/nn/module.h>
@@ -24,6 +26,9 @@ struct TrainState {
   std::int64_t bad_epochs = 0;        ///< epochs without improvement (early stopping)
   std::vector<std::int64_t> sampler;  ///< the training sampler's state
   std::vector<std::int64_t> rng;      ///< the trainer's Rng state (as int64 bit patterns)
+  torch::Tensor torch_rng;            ///< LibTorch default CPU generator state (dropout, ...)
+  double loss_sum = 0.0;              ///< running training-loss sum of the current epoch
+  std::int64_t loss_count = 0;        ///< batches in loss_sum
   std::string config_yaml;            ///< resolved configuration of the run
 };
 
@@ -42,5 +47,9 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
 
 /// Reads only the state (e.g. to find the config of a run).
 TrainState read_checkpoint_state(const std::string& path);
+
+/// The model tensors (parameters and buffers) of a checkpoint by their dotted names, e.g.
+/// to initialise another model's backbone from it.
+std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_tensors(const std::string& path);
 
 }  // namespace wtp::train

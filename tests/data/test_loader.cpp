@@ -143,6 +143,29 @@ TEST_CASE("loader: same batches for any thread count and prefetch depth", "[data
   CHECK_FALSE(torch::equal(collect(d, 2, 2, 6)[0].images, reference[0].images));
 }
 
+TEST_CASE("loader: first_batch continues an epoch with the same augmentation", "[data][loader]") {
+  test::TempDir tmp;
+  const auto d = noise_folder(tmp.path());
+  const auto reference = collect(d, 1, 2);
+  // Resume after the first two batches: the rest must be identical.
+  LoaderOptions o;
+  o.workers = 2;
+  o.prefetch = 2;
+  o.seed = 5;
+  o.epoch = 3;
+  o.first_batch = 2;
+  BatchLoader loader(d, augmenting_pipeline(),
+                     fixed_batches(std::vector<IndexBatch>(kBatches.begin() + 2, kBatches.end())), o);
+  std::size_t b = 2;
+  while (auto batch = loader.next()) {
+    INFO("batch " << b);
+    CHECK(batch->number == static_cast<std::int64_t>(b));
+    CHECK(torch::equal(batch->images, reference[b].images));
+    ++b;
+  }
+  CHECK(b == kBatches.size());
+}
+
 TEST_CASE("loader: a corrupt image fails with its path in the batch that holds it",
           "[data][loader]") {
   test::TempDir tmp;

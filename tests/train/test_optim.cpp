@@ -212,3 +212,19 @@ TEST_CASE("InterruptGuard turns SIGINT into a flag", "[train][interrupt]") {
   InterruptGuard::reset();
   CHECK_FALSE(InterruptGuard::requested());
 }
+
+TEST_CASE("checkpoint tensors can be read back by name", "[train][checkpoint]") {
+  wtp::test::TempDir dir;
+  torch::manual_seed(4);
+  TwoPart model;
+  TrainState state;
+  state.torch_rng = torch::randint(0, 255, {16}, torch::kUInt8);
+  const std::string path = (dir / "c.pt").string();
+  save_checkpoint(path, *model, nullptr, state);
+  auto tensors = read_checkpoint_tensors(path);
+  std::map<std::string, torch::Tensor> by_name(tensors.begin(), tensors.end());
+  REQUIRE(by_name.count("backbone.weight"));
+  REQUIRE(by_name.count("bn.running_var"));
+  CHECK(torch::equal(by_name.at("backbone.weight"), model->backbone->weight));
+  CHECK(torch::equal(read_checkpoint_state(path).torch_rng, state.torch_rng));
+}
