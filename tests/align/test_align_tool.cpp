@@ -1,10 +1,7 @@
 // wtp-align end to end with the Haar detector (needs nothing but Debian packages):
 // mirrored tree, alignment.csv, no-face and unreadable images, resume, thread independence,
 // and argument errors.
-// clang-format off
-#include <torch/torch.h>  // first: torch pulls in glog, whose CHECK must not replace Catch's
-#include <catch2/catch.hpp>
-// clang-format on
+#include "catch_torch.h"
 
 #include <filesystem>
 #include <fstream>

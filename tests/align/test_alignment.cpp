@@ -1,9 +1,6 @@
 // Alignment geometry: box expansion, clamping, letterbox pixels, the rotation that levels
 // the eyes (measured on the output pixels), and face selection.
-// clang-format off
-#include <torch/torch.h>  // first: torch pulls in glog, whose CHECK must not replace Catch's
-#include <catch2/catch.hpp>
-// clang-format on
+#include "catch_torch.h"
 
 #include <cmath>
 #include <opencv2/imgproc.hpp>

@@ -1,8 +1,5 @@
 // Haar detector: cascade lookup, the eye-pair choice, and the shared portraits.
-// clang-format off
-#include <torch/torch.h>  // first: torch pulls in glog, whose CHECK must not replace Catch's
-#include <catch2/catch.hpp>
-// clang-format on
+#include "catch_torch.h"
 
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>

@@ -1,9 +1,6 @@
 // MTCNN: network shapes and parameter names, NMS and pyramid arithmetic, and detection
 // with facenet-pytorch's weights on the shared faces.
-// clang-format off
-#include <torch/torch.h>  // first: torch pulls in glog, whose CHECK must not replace Catch's
-#include <catch2/catch.hpp>
-// clang-format on
+#include "catch_torch.h"
 
 #include <ATen/Parallel.h>
 #include <opencv2/imgcodecs.hpp>

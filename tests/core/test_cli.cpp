@@ -1,9 +1,8 @@
 #include <fstream>
 
+#include "catch_torch.h"
 #include "common/cli.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 namespace {
 

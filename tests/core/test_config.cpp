@@ -1,10 +1,9 @@
 #include <fstream>
 
+#include "catch_torch.h"
 #include "core/config.h"
 #include "core/registry.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 namespace {
 

@@ -1,8 +1,7 @@
 #include <set>
 
+#include "catch_torch.h"
 #include "core/random.h"
-
-#include <catch2/catch.hpp>
 
 TEST_CASE("Rng is deterministic, seed-sensitive and restorable", "[random]") {
   wtp::Rng a(42), b(42), c(43);

@@ -1,14 +1,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "catch_torch.h"
 #include "core/error.h"
 #include "data/augment.h"
 #include "data/image.h"
 #include "data/image_folder.h"
 #include "fixtures.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 using namespace wtp;
 using namespace wtp::data;

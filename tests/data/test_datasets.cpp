@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <set>
 
+#include "catch_torch.h"
 #include "core/error.h"
 #include "data/celeba.h"
 #include "data/cew.h"
@@ -11,8 +12,6 @@
 #include "data/split.h"
 #include "fixtures.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 using namespace wtp;
 using namespace wtp::data;

@@ -2,14 +2,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
 
+#include "catch_torch.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
 #include "fixtures.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 using namespace wtp;
 using namespace wtp::data;
@@ -155,7 +154,8 @@ TEST_CASE("loader: first_batch continues an epoch with the same augmentation", "
   o.epoch = 3;
   o.first_batch = 2;
   BatchLoader loader(d, augmenting_pipeline(),
-                     fixed_batches(std::vector<IndexBatch>(kBatches.begin() + 2, kBatches.end())), o);
+                     fixed_batches(std::vector<IndexBatch>(kBatches.begin() + 2, kBatches.end())),
+                     o);
   std::size_t b = 2;
   while (auto batch = loader.next()) {
     INFO("batch " << b);

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "catch_torch.h"
 #include "data/celeba.h"
 #include "data/cew.h"
 #include "data/lfw.h"
@@ -10,8 +11,6 @@
 #include "data/split.h"
 #include "data/text.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 using namespace wtp;
 using namespace wtp::data;

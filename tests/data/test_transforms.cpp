@@ -1,13 +1,12 @@
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
 
+#include "catch_torch.h"
 #include "core/error.h"
 #include "data/image.h"
 #include "data/transforms.h"
 #include "fixtures.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 using namespace wtp;
 using namespace wtp::data;

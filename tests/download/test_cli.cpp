@@ -1,8 +1,7 @@
+#include "catch_torch.h"
 #include "download/md5.h"
 #include "fixtures.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 namespace fs = std::filesystem;
 using wtp::test::ArchiveFormat;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "catch_torch.h"
 #include "download/catalogue.h"
 #include "download/download.h"
 #include "download/extract.h"
@@ -11,8 +12,6 @@
 #include "download/md5.h"
 #include "fixtures.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 namespace fs = std::filesystem;
 using namespace wtp::download;

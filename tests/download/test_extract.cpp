@@ -1,8 +1,7 @@
+#include "catch_torch.h"
 #include "download/extract.h"
 #include "fixtures.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 namespace fs = std::filesystem;
 using namespace wtp::download;

@@ -1,10 +1,7 @@
 // Forward shapes, exact parameter counts and parameter names of every model, checked
 // against the architectures (facenet-pytorch InceptionResnetV1, the Caffe BN-Inception
 // port, the old small CNN).
-// clang-format off
-#include <torch/torch.h>  // first: torch pulls in glog, whose CHECK must not replace Catch's
-#include <catch2/catch.hpp>
-// clang-format on
+#include "catch_torch.h"
 
 #include <algorithm>
 #include <set>

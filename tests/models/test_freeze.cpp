@@ -1,9 +1,6 @@
 // Freezing: requires_grad off *and* BatchNorm/Dropout of frozen parts kept in eval mode,
 // whatever model->train() does (the old code let frozen BN statistics drift).
-// clang-format off
-#include <torch/torch.h>  // first: torch pulls in glog, whose CHECK must not replace Catch's
-#include <catch2/catch.hpp>
-// clang-format on
+#include "catch_torch.h"
 
 #include "core/error.h"
 #include "models/freeze.h"

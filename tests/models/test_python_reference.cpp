@@ -3,10 +3,7 @@
 // zip file, Python loads them with load_state_dict(strict=True) (so every name and shape
 // must match the reference ports) and returns its outputs. Skipped with a message when no
 // Python with torch is found (set WTP_PYTHON to choose the interpreter).
-// clang-format off
-#include <torch/torch.h>  // first: torch pulls in glog, whose CHECK must not replace Catch's
-#include <catch2/catch.hpp>
-// clang-format on
+#include "catch_torch.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <cstdlib>

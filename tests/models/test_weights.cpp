@@ -1,9 +1,6 @@
 // Weight import: state_dict round trips, prefix stripping, rename rules, shape and dtype
 // checks, missing/unexpected keys, num_batches_tracked, and the Lightning-like fixture.
-// clang-format off
-#include <torch/torch.h>  // first: torch pulls in glog, whose CHECK must not replace Catch's
-#include <catch2/catch.hpp>
-// clang-format on
+#include "catch_torch.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 

@@ -10,14 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "catch_torch.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "synth/face_renderer.h"
 #include "synth/synth_faces.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 namespace fs = std::filesystem;
 using namespace wtp;

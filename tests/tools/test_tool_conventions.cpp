@@ -1,8 +1,7 @@
 #include <sstream>
 
+#include "catch_torch.h"
 #include "test_support.h"
-
-#include <catch2/catch.hpp>
 
 namespace {
 std::vector<std::string> tools() {

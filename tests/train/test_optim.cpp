@@ -2,13 +2,12 @@
 #include <fstream>
 #include <torch/torch.h>
 
+#include "catch_torch.h"
 #include "core/config.h"
 #include "test_support.h"
 #include "train/checkpoint.h"
 #include "train/interrupt.h"
 #include "train/optim.h"
-
-#include <catch2/catch.hpp>
 
 namespace config = wtp::config;
 using namespace wtp::train;

@@ -1,15 +1,13 @@
-#include <torch/torch.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <torch/torch.h>
 
+#include "catch_torch.h"
 #include "core/config.h"
 #include "core/threads.h"
 #include "test_support.h"
 #include "train/trainer.h"
-
-#include <catch2/catch.hpp>
 
 namespace config = wtp::config;
 namespace fs = std::filesystem;
@@ -121,7 +119,8 @@ TEST_CASE("a small Group Loss run learns and writes a complete run directory", "
   CHECK(wtp::train::decode_train_config(resolved).stages.size() == 2);
 }
 
-TEST_CASE("an interrupted and resumed run equals an uninterrupted one", "[train][trainer][resume]") {
+TEST_CASE("an interrupted and resumed run equals an uninterrupted one",
+          "[train][trainer][resume]") {
   wtp::set_threads(2);
   wtp::test::TempDir a, b;
   const std::string shorter =
@@ -150,7 +149,8 @@ TEST_CASE("an interrupted and resumed run equals an uninterrupted one", "[train]
 
   CHECK(wtp::test::read_file(a / "run" / "metrics.csv") ==
         wtp::test::read_file(b / "run" / "metrics.csv"));
-  CHECK(wtp::test::read_file(a / "run" / "eval.json") == wtp::test::read_file(b / "run" / "eval.json"));
+  CHECK(wtp::test::read_file(a / "run" / "eval.json") ==
+        wtp::test::read_file(b / "run" / "eval.json"));
 }
 
 TEST_CASE("bad configurations fail before any training, naming the key", "[train][config]") {
@@ -164,16 +164,19 @@ TEST_CASE("bad configurations fail before any training, naming the key", "[train
     }
     CHECK_FALSE(fs::exists(dir / "run" / "checkpoints" / "last.pt"));
   };
-  expect("stages:\n  - {name: x, epohcs: 2}\n", "unknown key 'stages[0].epohcs' (did you mean 'epochs'?)");
+  expect("stages:\n  - {name: x, epohcs: 2}\n",
+         "unknown key 'stages[0].epohcs' (did you mean 'epochs'?)");
   expect("validation: {metric: recall_at_3}\n", "validation.metric 'recall_at_3' is not produced");
   expect("stages:\n  - {name: x, loss: {name: group_loss, temprature: 3}}\n",
          "unknown key 'group_loss.temprature'");
   expect("stages:\n  - {name: x, optimizer: {name: adagrad}}\n", "unknown optimizer 'adagrad'");
   expect("data: {transforms: {train: [{name: normalize}]}}\n", "must not contain normalize");
-  expect("stages:\n  - {name: x, loss: contrastive}\n", "trains on pairs: use sampler: {name: pairs}");
+  expect("stages:\n  - {name: x, loss: contrastive}\n",
+         "trains on pairs: use sampler: {name: pairs}");
 }
 
-TEST_CASE("every recipe in configs/ decodes strictly and rejects a misspelt key", "[train][config]") {
+TEST_CASE("every recipe in configs/ decodes strictly and rejects a misspelt key",
+          "[train][config]") {
   for (const auto& entry : fs::directory_iterator(wtp::test::source_dir() / "configs")) {
     if (entry.path().extension() != ".yaml" || entry.path().filename() == "base.yaml") continue;
     INFO(entry.path().string());

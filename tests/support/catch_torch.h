@@ -1,5 +1,5 @@
 #pragma once
-/// Include this instead of <catch2/catch.hpp> in tests that use LibTorch: Debian's LibTorch
+/// Every test includes this instead of <catch2/catch.hpp>: Debian's LibTorch
 /// pulls in glog, whose CHECK(condition) macro replaces Catch2's CHECK when torch is
 /// included after Catch2. Torch first, then drop glog's CHECK, then Catch2.
 #include <torch/torch.h>
