@@ -3,10 +3,11 @@
 #include <map>
 #include <set>
 
-#include "catch_torch.h"
 #include "core/error.h"
 #include "sampler_test_support.h"
 #include "samplers/pairs.h"
+
+#include <catch2/catch.hpp>
 
 using namespace wtp::samplers;
 using Catch::Matchers::Contains;

@@ -2,13 +2,14 @@
 #include <algorithm>
 #include <set>
 
-#include "catch_torch.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "sampler_test_support.h"
 #include "samplers/class_balanced.h"
 #include "samplers/random_sampler.h"
 #include "samplers/sequential_sampler.h"
+
+#include <catch2/catch.hpp>
 
 using namespace wtp::samplers;
 using Catch::Matchers::Contains;

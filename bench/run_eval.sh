@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Evaluation benchmark (not a test): bench_eval (wtp) and eval_sklearn.py (scikit-learn /
+# NumPy) on the same synthetic embeddings, each phase in its own process so that peak
+# memory is per phase.
+#
+#   bench/run_eval.sh [BUILD_DIR] [WORK_DIR]
+#
+# Sets: 13,233 x 1,024 with LFW-like identity sizes (5,749 identities, 4,069 singletons),
+# and 50,000 x 512 with 5,000 identities of 10 images. Environment:
+#   RESTARTS     k-means restarts for both sides (sklearn n_init), default 1
+#   PEER_KMEANS  0 to skip the sklearn k-means runs (they take minutes)
+#   PYTHON       a python3 with numpy + scikit-learn (default: python3, else /usr/bin/python3)
+# Results: WORK_DIR/results.jsonl (one JSON line per run) and a summary table on stdout.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-build}
+work=${2:-$(mktemp -d -t wtp-bench-eval-XXXX)}
+restarts=${RESTARTS:-1}
+peer_kmeans=${PEER_KMEANS:-1}
+bench="$build/bin/bench_eval"
+[[ -x "$bench" ]] || { echo "missing $bench: build with -DWTP_BUILD_BENCH=ON first" >&2; exit 2; }
+py=${PYTHON:-python3}
+if ! "$py" -c "import sklearn" 2>/dev/null; then
+  py=/usr/bin/python3
+  "$py" -c "import sklearn" || { echo "needs python3-sklearn (apt-get install python3-sklearn)" >&2; exit 2; }
+fi
+mkdir -p "$work"
+results="$work/results.jsonl"
+: > "$results"
+echo "work dir: $work" >&2
+
+run() {  # run LABEL COMMAND...: appends {"set": LABEL, "tool": ..., ...} to results
+  local label=$1 tool=$2; shift 2
+  echo "== $label $tool: $*" >&2
+  local line
+  line=$("$@") || { echo "   failed (exit $?)" >&2; return 0; }
+  echo "$line" >&2
+  "$py" -c 'import json,sys; d=json.loads(sys.argv[3]); d["set"]=sys.argv[1]; d["tool"]=sys.argv[2]; print(json.dumps(d))' \
+    "$label" "$tool" "$line" >> "$results"
+}
+
+for spec in "lfw 13233 1024 0" "big 50000 512 10"; do
+  read -r label n d per <<< "$spec"
+  dir="$work/$label"
+  mkdir -p "$dir"
+  if [[ "$per" == 0 ]]; then "$bench" make-data "$dir" "$n" "$d" 1 >&2
+  else "$bench" make-data "$dir" "$n" "$d" 1 "$per" >&2; fi
+  e="$dir/embeddings.npy" l="$dir/labels.npy"
+  run "$label" wtp "$bench" retrieval "$e" "$l"
+  if (( n <= 20000 )); then  # the full N x N route needs ~ 12 N^2 bytes
+    run "$label" sklearn-full "$py" "$here/eval_sklearn.py" retrieval "$e" "$l"
+  fi
+  run "$label" sklearn-chunked "$py" "$here/eval_sklearn.py" retrieval "$e" "$l" --chunked
+  run "$label" wtp "$bench" kmeans "$e" "$l" "$restarts" 0
+  if [[ "$peer_kmeans" == 1 ]]; then
+    run "$label" sklearn "$py" "$here/eval_sklearn.py" kmeans "$e" "$l" --n-init "$restarts" --seed 0
+  fi
+done
+
+"$py" - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(f"{'set':5} {'phase':9} {'tool':16} {'seconds':>8} {'peak MiB':>9} {'+MiB':>7}  metrics")
+for r in rows:
+    extra = {k: round(v, 4) for k, v in r.items() if k in
+             ("recall_at_1", "recall_at_8", "map_at_r", "nmi", "iterations", "clusters")}
+    print(f"{r['set']:5} {r['phase']:9} {r['tool']:16} {r['seconds']:8.2f} {r['peak_rss_mib']:9.0f} "
+          f"{r['peak_rss_mib'] - r['baseline_rss_mib']:7.0f}  {extra}")
+def get(s, p, t):
+    return next((r for r in rows if r["set"] == s and r["phase"] == p and r["tool"] == t), None)
+print()
+for s in ("lfw", "big"):
+    w = get(s, "retrieval", "wtp")
+    for t in ("sklearn-full", "sklearn-chunked"):
+        o = get(s, "retrieval", t)
+        if w and o:
+            print(f"{s} retrieval vs {t}: {o['seconds'] / w['seconds']:.1f}x faster, "
+                  f"extra memory {w['peak_rss_mib'] - w['baseline_rss_mib']:.0f} vs "
+                  f"{o['peak_rss_mib'] - o['baseline_rss_mib']:.0f} MiB, "
+                  f"|d recall@1| {abs(w['recall_at_1'] - o['recall_at_1']):.2g}, "
+                  f"|d MAP@R| {abs(w['map_at_r'] - o['map_at_r']):.2g}")
+    w, o = get(s, "kmeans", "wtp"), get(s, "kmeans", "sklearn")
+    if w and o:
+        print(f"{s} k-means+NMI vs sklearn: {o['seconds'] / w['seconds']:.1f}x faster, "
+              f"NMI {w['nmi']:.4f} vs {o['nmi']:.4f} (diff {w['nmi'] - o['nmi']:+.4f})")
+PY

@@ -1,0 +1,204 @@
+#include "eval/evaluate.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/log.h"
+#include "core/random.h"
+#include "eval/clustering_metrics.h"
+#include "eval/plot.h"
+#include "eval/tensors.h"
+#include "io/npy.h"
+
+namespace wtp::eval {
+
+namespace {
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+torch::Tensor load_npy(const std::string& path, const std::string& flag) {
+  require(std::filesystem::is_regular_file(path), flag + ": no such file: " + path);
+  try {
+    return io::read_npy(path);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UsageError(flag + ": cannot read " + path + " as a NumPy .npy file: " + e.what());
+  }
+}
+
+}  // namespace
+
+PairScores read_pair_scores(const std::filesystem::path& path) {
+  require(std::filesystem::is_regular_file(path), "--pair-scores: no such file: " + path.string());
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path.string());
+  PairScores pairs;
+  std::string line;
+  std::int64_t number = 0;
+  bool header = false;
+  auto fail = [&](const std::string& what) {
+    throw UsageError(path.string() + ":" + std::to_string(number) + ": " + what);
+  };
+  while (std::getline(in, line)) {
+    ++number;
+    const std::string text = trim(line);
+    if (text.empty()) continue;
+    std::vector<std::string> fields;
+    std::stringstream ss(text);
+    std::string field;
+    while (std::getline(ss, field, ',')) fields.push_back(trim(field));
+    if (!text.empty() && text.back() == ',') fields.push_back("");
+    if (!header) {
+      if (fields != std::vector<std::string>{"fold", "same", "distance"})
+        fail("expected the header 'fold,same,distance', got '" + text + "'");
+      header = true;
+      continue;
+    }
+    if (fields.size() != 3)
+      fail("expected 3 comma-separated fields fold,same,distance, got " +
+           std::to_string(fields.size()) + ": '" + text + "'");
+    char* end = nullptr;
+    errno = 0;
+    const long long fold = std::strtoll(fields[0].c_str(), &end, 10);
+    if (fields[0].empty() || *end != '\0' || errno == ERANGE)
+      fail("fold '" + fields[0] + "' is not an integer");
+    if (fields[1] != "0" && fields[1] != "1") fail("same '" + fields[1] + "' must be 0 or 1");
+    errno = 0;
+    const double distance = std::strtod(fields[2].c_str(), &end);
+    if (fields[2].empty() || *end != '\0' || errno == ERANGE || !std::isfinite(distance))
+      fail("distance '" + fields[2] + "' is not a finite number");
+    pairs.fold.push_back(fold);
+    pairs.same.push_back(fields[1] == "1");
+    pairs.distance.push_back(distance);
+  }
+  if (!header)
+    throw UsageError(path.string() + ": empty file (expected the header 'fold,same,distance')");
+  if (pairs.fold.empty()) throw UsageError(path.string() + ": no pairs after the header");
+  return pairs;
+}
+
+Report evaluate_embeddings(const torch::Tensor& embeddings, const torch::Tensor& labels,
+                           const EvalOptions& options) {
+  require(embeddings.dim() == 2, "embeddings: expected shape [N, D], got " +
+                                     std::to_string(embeddings.dim()) + " dimensions");
+  require(embeddings.is_floating_point(), "embeddings: expected float32/float64 values, got " +
+                                              std::string(c10::toString(embeddings.scalar_type())));
+  require(labels.dim() == 1,
+          "labels: expected shape [N], got " + std::to_string(labels.dim()) + " dimensions");
+  require(labels.size(0) == embeddings.size(0),
+          "labels: " + std::to_string(labels.size(0)) + " labels for " +
+              std::to_string(embeddings.size(0)) + " embeddings (one per row is needed)");
+  require(embeddings.size(0) >= 2, "embeddings: need at least 2 rows");
+  const torch::Tensor e = l2_normalize_rows(embeddings);  // checks NaN / zero rows
+  const auto lab = to_int64s(labels, "labels");
+
+  Report report;
+  std::int64_t classes = 0;
+  dense_labels(lab, &classes);
+  report["embeddings"] = static_cast<double>(e.size(0));
+  report["embedding_dim"] = static_cast<double>(e.size(1));
+  report["identities"] = static_cast<double>(classes);
+
+  log::info("retrieval: ", e.size(0), " queries in blocks of ", options.retrieval.block_size);
+  retrieval_metrics(e, labels, options.retrieval).add_to(report);
+
+  if (options.clustering) {
+    KMeansOptions km = options.kmeans;
+    if (km.clusters == 0) km.clusters = classes;
+    require(km.clusters <= e.size(0), "kmeans.clusters (" + std::to_string(km.clusters) +
+                                          ") exceeds the number of embeddings");
+    km.seed = mix_seed(options.seed, options.kmeans.seed);
+    log::info("k-means: k = ", km.clusters, ", ", km.restarts, " restart(s)");
+    const KMeansResult clusters = kmeans(e, km);
+    const auto pred = to_int64s(clusters.assignments, "assignments");
+    report["kmeans_clusters"] = static_cast<double>(km.clusters);
+    report["kmeans_inertia"] = clusters.inertia;
+    report["kmeans_iterations"] = clusters.iterations;
+    report["nmi"] = normalized_mutual_info(lab, pred);
+    if (options.ami) report["ami"] = adjusted_mutual_info(lab, pred);
+  }
+  return report;
+}
+
+Report evaluate_pair_scores(const PairScores& pairs, const EvalOptions& options,
+                            const std::filesystem::path& plot_dir) {
+  const VerificationResult v =
+      verification_protocol(pairs.distance, pairs.same, pairs.fold, options.verification);
+  Report report;
+  v.add_to(report);
+  if (options.plots && !plot_dir.empty()) {
+    PlotOptions roc;
+    roc.title = "ROC over all pairs (AUC " + format_metric(v.roc.auc) + ")";
+    roc.x_label = "false accept rate (log scale)";
+    roc.y_label = "true accept rate";
+    roc.log_x = true;
+    roc.y_min = 0.0;
+    roc.y_max = 1.0;
+    roc.markers = {{1e-3, "FAR 1e-3"}, {1e-2, "FAR 1e-2"}};
+    save_plot((plot_dir / "roc.png").string(), {{"ROC", v.roc.far, v.roc.tar}}, roc);
+
+    PlotOptions ta;
+    ta.title = "Accuracy vs threshold (same iff distance <= threshold)";
+    ta.x_label = "distance threshold";
+    ta.y_label = "accuracy";
+    ta.markers.push_back({v.threshold_mean, "10-fold mean " + format_metric(v.threshold_mean)});
+    if (v.old_sweep) ta.markers.push_back({v.old_sweep->threshold, "old sweep (leaky)"});
+    std::vector<double> ft, fa;
+    for (const auto& f : v.folds) {
+      ft.push_back(f.threshold);
+      fa.push_back(f.accuracy);
+    }
+    PlotSeries folds{"held-out fold accuracy", ft, fa};
+    folds.markers = true;
+    folds.line = false;
+    save_plot((plot_dir / "threshold_accuracy.png").string(),
+              {{"all pairs", v.all_pairs_curve.threshold, v.all_pairs_curve.accuracy}, folds}, ta);
+  }
+  return report;
+}
+
+Report run_eval(const EvalOptions& options) {
+  options.validate();
+  options.retrieval.validate();
+  options.kmeans.validate();
+  const std::filesystem::path out(options.out);
+  const std::filesystem::path dir = out.has_parent_path() ? out.parent_path() : ".";
+  Report report;
+  std::string title;
+  if (!options.embeddings.empty()) {
+    const torch::Tensor e = load_npy(options.embeddings, "--embeddings");
+    const torch::Tensor l = load_npy(options.labels, "--labels");
+    require(e.dim() == 2, "--embeddings " + options.embeddings + ": expected shape [N, D], got " +
+                              std::to_string(e.dim()) + " dimensions");
+    require(l.dim() == 1, "--labels " + options.labels + ": expected shape [N], got " +
+                              std::to_string(l.dim()) + " dimensions");
+    require(!l.is_floating_point(), "--labels " + options.labels +
+                                        ": expected integer labels (int64), got " +
+                                        std::string(c10::toString(l.scalar_type())));
+    report = evaluate_embeddings(e, l, options);
+    title = "wtp-eval: " + options.embeddings;
+  } else {
+    const PairScores pairs = read_pair_scores(options.pair_scores);
+    std::filesystem::create_directories(dir);
+    report = evaluate_pair_scores(pairs, options, dir);
+    title = "wtp-eval: " + options.pair_scores;
+  }
+  std::filesystem::create_directories(dir);
+  write_report_json(out, report);
+  std::filesystem::path md = out;
+  md.replace_extension(".md");
+  if (md == out) md += ".md";
+  write_report_markdown(md, report, title);
+  return report;
+}
+
+}  // namespace wtp::eval

@@ -1,0 +1,87 @@
+#pragma once
+/// The `wtp-eval` workflow as a library function (the tool is a thin main around it):
+/// evaluate given embeddings (retrieval + clustering) or given pair distances
+/// (verification protocol + ROC), write report.json, report.md and the plots, and return
+/// the flat report.
+///
+/// The checkpoint workflow (embed a configured dataset with a trained model) needs the
+/// trainer and models; it will be added here as another input kind by that work.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "eval/kmeans.h"
+#include "eval/report.h"
+#include "eval/retrieval.h"
+#include "eval/verification.h"
+
+namespace wtp::eval {
+
+struct EvalOptions {
+  std::string embeddings;            ///< .npy of real embeddings [N, D] (with `labels`)
+  std::string labels;                ///< .npy of integer labels [N]
+  std::string pair_scores;           ///< CSV with header fold,same,distance
+  std::string out = "report.json";   ///< report path; report.md and *.png go beside it
+  bool plots = true;                 ///< write roc.png and threshold_accuracy.png (pair scores)
+  bool clustering = true;            ///< run k-means + NMI on embeddings
+  bool ami = true;                   ///< also compute AMI (needs the expected mutual information)
+  std::uint64_t seed = 0;            ///< k-means draws use mix_seed(seed, kmeans.seed)
+  RetrievalOptions retrieval;        ///< Recall@K, MAP@R, R-precision
+  KMeansOptions kmeans;              ///< clusters 0 = number of distinct labels
+  VerificationOptions verification;  ///< protocol options
+
+  template <class V>
+  void visit(V& v) {
+    v("embeddings", embeddings, ".npy of real embeddings [N, D] (needs labels)");
+    v("labels", labels, ".npy of integer labels [N]");
+    v("pair_scores", pair_scores, "CSV with header fold,same,distance");
+    v("out", out, "report path; report.md and the plots go beside it");
+    v("plots", plots, "write roc.png and threshold_accuracy.png");
+    v("clustering", clustering, "run k-means + NMI on embeddings");
+    v("ami", ami, "also compute AMI");
+    v("seed", seed, "random seed (k-means++ draws)");
+    v("retrieval", retrieval, "retrieval metrics");
+    v("kmeans", kmeans, "k-means options");
+    v("verification", verification, "verification protocol options");
+  }
+  void validate() const {
+    require(embeddings.empty() != pair_scores.empty(),
+            "give exactly one input: --embeddings E.npy --labels L.npy, or --pair-scores S.csv");
+    require(embeddings.empty() || !labels.empty(), "--embeddings needs --labels L.npy");
+    require(!embeddings.empty() || labels.empty(), "--labels is only used with --embeddings");
+    require(!out.empty(), "--out must name the report file, e.g. report.json");
+  }
+};
+
+/// Pairs read from a scores CSV.
+struct PairScores {
+  std::vector<std::int64_t> fold;
+  std::vector<std::int64_t> same;  ///< 1 = same person, 0 = different
+  std::vector<double> distance;    ///< smaller = more similar
+};
+
+/// Reads a CSV whose first line is the header `fold,same,distance` followed by one pair
+/// per line (fold: integer; same: 0 or 1; distance: finite real). Blank lines are
+/// skipped; CRLF is accepted. Throws UsageError naming the file and the line of the first
+/// problem, std::runtime_error when the file cannot be read.
+PairScores read_pair_scores(const std::filesystem::path& path);
+
+/// Runs the evaluation selected by `options`, writes options.out (JSON), the Markdown
+/// table beside it (same name, .md) and, for pair scores with plots on, roc.png and
+/// threshold_accuracy.png in the same directory. Returns the report.
+/// Throws UsageError for bad input (shapes, NaN rows, label count, folds, CSV lines).
+Report run_eval(const EvalOptions& options);
+
+/// Embeddings + labels -> retrieval and (optionally) clustering metrics. The tensors are
+/// checked as in run_eval (shape [N, D] / [N], finite, N >= 2).
+Report evaluate_embeddings(const torch::Tensor& embeddings, const torch::Tensor& labels,
+                           const EvalOptions& options);
+
+/// Pair scores -> verification metrics; also writes the plots when options.plots and
+/// `plot_dir` is not empty.
+Report evaluate_pair_scores(const PairScores& pairs, const EvalOptions& options,
+                            const std::filesystem::path& plot_dir = {});
+
+}  // namespace wtp::eval

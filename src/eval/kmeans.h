@@ -1,0 +1,59 @@
+#pragma once
+/// k-means clustering (Lloyd iterations on LibTorch matrix products, multi-threaded through
+/// its intra-op pool) with k-means++ initialisation and several seeded restarts.
+#include <cstdint>
+#include <torch/torch.h>
+
+#include "core/error.h"
+
+namespace wtp::eval {
+
+struct KMeansOptions {
+  std::int64_t clusters = 0;  ///< k; 0 = the number of distinct labels (set by the caller)
+  int restarts = 3;           ///< k-means++ initialisations; the lowest inertia is kept
+  int max_iterations = 300;   ///< Lloyd iterations per restart
+  /// Stop when the summed squared centre shift is <= tolerance * mean feature variance
+  /// (scikit-learn's rule), or when no assignment changes.
+  double tolerance = 1e-4;
+  std::uint64_t seed = 0;  ///< seed of the k-means++ draws (restart r uses mix_seed(seed, r))
+  std::int64_t block_size = 4096;  ///< points per distance block (memory ~ 4 * k * block_size B)
+
+  template <class V>
+  void visit(V& v) {
+    v("clusters", clusters, "k; 0 = the number of distinct labels");
+    v("restarts", restarts, "k-means++ initialisations; the lowest inertia is kept");
+    v("max_iterations", max_iterations, "Lloyd iterations per restart");
+    v("tolerance", tolerance, "stop when centre shift^2 <= tolerance * mean feature variance");
+    v("seed", seed, "seed of the k-means++ draws");
+    v("block_size", block_size, "points per distance block");
+  }
+  void validate() const {
+    require(clusters >= 0, "kmeans.clusters must be >= 0");
+    require(restarts >= 1, "kmeans.restarts must be >= 1");
+    require(max_iterations >= 1, "kmeans.max_iterations must be >= 1");
+    require(tolerance >= 0, "kmeans.tolerance must be >= 0");
+    require(block_size >= 1, "kmeans.block_size must be >= 1");
+  }
+};
+
+struct KMeansResult {
+  torch::Tensor centers;      ///< [k, D] float32
+  torch::Tensor assignments;  ///< [N] int64 in [0, k)
+  double inertia = 0.0;       ///< sum of squared distances to the assigned centres
+  int iterations = 0;         ///< Lloyd iterations of the kept restart
+  int restart = 0;            ///< index of the kept restart
+  bool converged = false;     ///< the kept restart met the stopping rule before max_iterations
+  std::int64_t empty_cluster_fixes = 0;  ///< empty clusters re-seeded (all restarts)
+};
+
+/// Clusters the rows of `points` [N, D] (real, finite) into options.clusters clusters.
+/// Initialisation: k-means++ (Arthur & Vassilvitskii 2007, one candidate per step: the
+/// first centre uniform, then each point with probability proportional to its squared
+/// distance to the nearest chosen centre), drawn with wtp::Rng(mix_seed(seed, restart));
+/// all restarts are initialised in one pass over the data per step.
+/// Empty clusters: after an assignment step, each empty cluster takes the point farthest
+/// from its centre among clusters that keep at least one point (scikit-learn's remedy).
+/// Requires: 1 <= clusters <= N. Ensures: same seed and input = same result.
+KMeansResult kmeans(const torch::Tensor& points, const KMeansOptions& options);
+
+}  // namespace wtp::eval
