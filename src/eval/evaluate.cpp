@@ -108,7 +108,7 @@ Report evaluate_embeddings(const torch::Tensor& embeddings, const torch::Tensor&
   report["embedding_dim"] = static_cast<double>(e.size(1));
   report["identities"] = static_cast<double>(classes);
 
-  log::info("retrieval: ", e.size(0), " queries in blocks of ", options.retrieval.block_size);
+  log::debug("retrieval: ", e.size(0), " queries in blocks of ", options.retrieval.block_size);
   retrieval_metrics(e, labels, options.retrieval).add_to(report);
 
   if (options.clustering) {
@@ -117,7 +117,7 @@ Report evaluate_embeddings(const torch::Tensor& embeddings, const torch::Tensor&
     require(km.clusters <= e.size(0), "kmeans.clusters (" + std::to_string(km.clusters) +
                                           ") exceeds the number of embeddings");
     km.seed = mix_seed(options.seed, options.kmeans.seed);
-    log::info("k-means: k = ", km.clusters, ", ", km.restarts, " restart(s)");
+    log::debug("k-means: k = ", km.clusters, ", ", km.restarts, " restart(s)");
     const KMeansResult clusters = kmeans(e, km);
     const auto pred = to_int64s(clusters.assignments, "assignments");
     report["kmeans_clusters"] = static_cast<double>(km.clusters);
