@@ -8,7 +8,7 @@
 namespace wtp::models {
 
 ColorOrder color_order(Normalization normalization) {
-  return normalization == Normalization::kCaffe ? ColorOrder::kBgr : ColorOrder::kRgb;
+  return data::Normalization::preset(normalization).order;
 }
 
 torch::Tensor preprocess(const torch::Tensor& rgb01, Normalization normalization) {
@@ -17,31 +17,24 @@ torch::Tensor preprocess(const torch::Tensor& rgb01, Normalization normalization
           "preprocess: expected images [N, 3, H, W] or [3, H, W], got " +
               std::string(c10::str(rgb01.sizes())));
   require(rgb01.is_floating_point(), "preprocess: expected a floating-point image tensor");
-  std::vector<double> mean, scale;  // out = (x - mean) * scale, per RGB channel
-  switch (normalization) {
-    case Normalization::kUnit:
-      return rgb01;
-    case Normalization::kImagenet:
-      mean = {0.485, 0.456, 0.406};
-      scale = {1 / 0.229, 1 / 0.224, 1 / 0.225};
-      break;
-    case Normalization::kFacenet:
-      mean = {127.5 / 255, 127.5 / 255, 127.5 / 255};
-      scale = {255.0 / 128, 255.0 / 128, 255.0 / 128};
-      break;
-    case Normalization::kCaffe:
-      mean = {128.0 / 255, 117.0 / 255, 104.0 / 255};  // R, G, B
-      scale = {255, 255, 255};
-      break;
-  }
+  // The pipeline's constants: out[c] = (v * scale - mean[c]) / std[c] for the 0-255 value v
+  // of output channel c, here with v = 255 x.
+  const data::Normalization n = data::Normalization::preset(normalization);
+  const torch::Tensor x = n.order == ColorOrder::kBgr ? rgb01.flip({dims - 3}) : rgb01;
+  const double gain = 255.0 * n.scale;
+  const bool identity = gain == 1.0 && n.mean == std::array<double, 3>{0, 0, 0} &&
+                        n.std == std::array<double, 3>{1, 1, 1};
+  if (identity) return x;
   auto opts = torch::TensorOptions().dtype(rgb01.dtype()).device(rgb01.device());
-  std::vector<std::int64_t> shape(dims, 1);
-  shape[dims - 3] = 3;
-  auto m = torch::tensor(mean, torch::kDouble).to(opts).view(shape);
-  auto s = torch::tensor(scale, torch::kDouble).to(opts).view(shape);
-  auto out = (rgb01 - m) * s;
-  if (color_order(normalization) == ColorOrder::kBgr) out = out.flip({dims - 3});
-  return out;
+  std::vector<std::int64_t> shape(static_cast<std::size_t>(dims), 1);
+  shape[static_cast<std::size_t>(dims - 3)] = 3;
+  auto mean = torch::tensor(std::vector<double>(n.mean.begin(), n.mean.end()), torch::kDouble)
+                  .to(opts)
+                  .view(shape);
+  auto stddev = torch::tensor(std::vector<double>(n.std.begin(), n.std.end()), torch::kDouble)
+                    .to(opts)
+                    .view(shape);
+  return (x * gain - mean) / stddev;
 }
 
 torch::Tensor EmbeddingModelImpl::pair_logits(const torch::Tensor&, const torch::Tensor&) {

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "core/config.h"
+#include "data/transforms.h"
 
 namespace wtp::models {
 
@@ -19,20 +20,12 @@ struct ModelOutput {
   torch::Tensor logits;
 };
 
-/// Pixel normalisation presets. Every preset starts from RGB float images in [0, 1].
-enum class Normalization {
-  kUnit,      ///< x unchanged: RGB in [0, 1] (the old project's input)
-  kImagenet,  ///< (x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225], RGB
-  kFacenet,   ///< (255 x - 127.5) / 128, RGB (facenet-pytorch's fixed_image_standardization)
-  kCaffe,     ///< BGR, 255 x - [104, 117, 128] (B, G, R means; the Caffe BN-Inception port)
-};
-WTP_ENUM_NAMES(Normalization, {Normalization::kUnit, "unit"},
-               {Normalization::kImagenet, "imagenet"}, {Normalization::kFacenet, "facenet"},
-               {Normalization::kCaffe, "caffe"})
-
+/// Pixel normalisation presets: the data pipeline's (data/transforms.h: unit, imagenet,
+/// facenet, caffe), so a model's input spec and the transforms that feed it name the same
+/// thing. Every preset starts from RGB images.
+using Normalization = data::NormalizePreset;
 /// Channel order of the tensor the network consumes.
-enum class ColorOrder { kRgb, kBgr };
-WTP_ENUM_NAMES(ColorOrder, {ColorOrder::kRgb, "rgb"}, {ColorOrder::kBgr, "bgr"})
+using ColorOrder = data::ChannelOrder;
 
 /// The channel order a normalisation preset implies (kBgr for kCaffe, else kRgb).
 ColorOrder color_order(Normalization normalization);
