@@ -1,8 +1,6 @@
 #include "train/trainer.h"
 
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -12,6 +10,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
+#include <torch/torch.h>
 
 #include "core/log.h"
 #include "core/progress.h"
@@ -124,27 +123,52 @@ namespace {
 // Small helpers
 // ---------------------------------------------------------------------------------------
 
+/// One row of metrics.csv: stage,epoch,step,split,metric,value.
+struct MetricRow {
+  std::string text;  ///< the line as written
+  std::string stage, epoch, split, metric;
+  std::int64_t step = 0;
+  double value = 0;
+};
+
+/// The rows of a metrics.csv (header skipped).
+std::vector<MetricRow> read_metric_rows(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<MetricRow> rows;
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    MetricRow r;
+    r.text = line;
+    std::stringstream ss(line);
+    std::string step, value;
+    std::getline(ss, r.stage, ',');
+    std::getline(ss, r.epoch, ',');
+    std::getline(ss, step, ',');
+    std::getline(ss, r.split, ',');
+    std::getline(ss, r.metric, ',');
+    std::getline(ss, value, ',');
+    r.step = std::stoll(step);
+    // format_double writes YAML-style .nan / .inf / -.inf.
+    r.value = value == ".nan"    ? NAN
+              : value == ".inf"  ? INFINITY
+              : value == "-.inf" ? -INFINITY
+                                 : std::stod(value);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
 /// Appends rows to metrics.csv; on resume, rows after the checkpoint's step are dropped.
 class MetricsLog {
  public:
   MetricsLog(const fs::path& path, std::optional<std::int64_t> keep_up_to_step) : path_(path) {
     if (keep_up_to_step && fs::exists(path)) {
-      std::ifstream in(path);
-      std::vector<std::string> kept;
-      std::string line;
-      std::getline(in, line);
-      while (std::getline(in, line)) {
-        std::stringstream ss(line);
-        std::string stage, epoch, step;
-        std::getline(ss, stage, ',');
-        std::getline(ss, epoch, ',');
-        std::getline(ss, step, ',');
-        if (std::stoll(step) <= *keep_up_to_step) kept.push_back(line);
-      }
-      in.close();
+      const auto rows = read_metric_rows(path);
       std::ofstream out(path, std::ios::trunc);
       out << kHeader << "\n";
-      for (const auto& l : kept) out << l << "\n";
+      for (const auto& r : rows)
+        if (r.step <= *keep_up_to_step) out << r.text << "\n";
     } else {
       std::ofstream(path, std::ios::trunc) << kHeader << "\n";
     }
@@ -235,12 +259,12 @@ data::Pipeline make_pipeline(std::vector<config::Component> transforms,
   data::Pipeline pipeline = data::build_pipeline(transforms);
   auto size = pipeline.output_size();
   if (!size || size->height != spec.height || size->width != spec.width)
-    throw UsageError("data.transforms." + split + " must produce " + std::to_string(spec.width) +
-                     "x" + std::to_string(spec.height) + " images for this model (end with " +
-                     "{name: resize, size: " + std::to_string(spec.height) + "} or a crop); " +
-                     (size ? "they produce " + std::to_string(size->width) + "x" +
-                                 std::to_string(size->height)
-                           : std::string("they do not fix the size")));
+    throw UsageError(
+        "data.transforms." + split + " must produce " + std::to_string(spec.width) + "x" +
+        std::to_string(spec.height) + " images for this model (end with " +
+        "{name: resize, size: " + std::to_string(spec.height) + "} or a crop); " +
+        (size ? "they produce " + std::to_string(size->width) + "x" + std::to_string(size->height)
+              : std::string("they do not fix the size")));
   return pipeline;
 }
 
@@ -319,7 +343,8 @@ void Trainer::prepare_data() {
   splits_.train = source.subset(split.train, data::Relabel::kCompact);
   if (cfg_.data.label == LabelKind::kIdentity && cfg_.data.min_images > 1)
     splits_.train = splits_.train.with_min_images(cfg_.data.min_images);
-  require(splits_.train.size() > 0, "the training split is empty: check data.split and data.min_images");
+  require(splits_.train.size() > 0,
+          "the training split is empty: check data.split and data.min_images");
   splits_.valid = cfg_.data.valid ? data::load_dataset(*cfg_.data.valid)
                                   : source.subset(split.valid, data::Relabel::kCompact);
   splits_.test = cfg_.data.test ? data::load_dataset(*cfg_.data.test)
@@ -333,9 +358,8 @@ void Trainer::prepare_data() {
 
 void Trainer::build_model() {
   config::Component component = cfg_.model;
-  const std::int64_t classes = cfg_.data.label == LabelKind::kIdentity
-                                   ? splits_.train.num_classes()
-                                   : 1;
+  const std::int64_t classes =
+      cfg_.data.label == LabelKind::kIdentity ? splits_.train.num_classes() : 1;
   resolve_auto_classes(component.options, classes);
   model_ = models::create_model(component);
   model_->to(device_);
@@ -504,29 +528,18 @@ std::map<std::string, double> Trainer::evaluate(const data::Dataset& ds, const s
 
 void Trainer::write_curves() {
   // From metrics.csv, so a resumed run draws its whole history.
-  std::ifstream in(metrics_->path());
-  std::string line;
-  std::getline(in, line);
   std::map<std::string, double> epoch_x;  // "stage,epoch" -> x
   std::vector<double> loss_x, loss_y, valid_x, valid_y;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string stage, epoch, step, split, metric, value;
-    std::getline(ss, stage, ',');
-    std::getline(ss, epoch, ',');
-    std::getline(ss, step, ',');
-    std::getline(ss, split, ',');
-    std::getline(ss, metric, ',');
-    std::getline(ss, value, ',');
-    const std::string key = stage + "," + epoch;
-    if (split == "train" && metric == "epoch_loss") {
+  for (const auto& r : read_metric_rows(metrics_->path())) {
+    const std::string key = r.stage + "," + r.epoch;
+    if (r.split == "train" && r.metric == "epoch_loss") {
       const double x = static_cast<double>(epoch_x.size() + 1);
       epoch_x[key] = x;
       loss_x.push_back(x);
-      loss_y.push_back(std::stod(value));
-    } else if (split == "valid" && metric == cfg_.validation.metric && epoch_x.count(key)) {
+      loss_y.push_back(r.value);
+    } else if (r.split == "valid" && r.metric == cfg_.validation.metric && epoch_x.count(key)) {
       valid_x.push_back(epoch_x[key]);
-      valid_y.push_back(std::stod(value));
+      valid_y.push_back(r.value);
     }
   }
   if (loss_x.empty()) return;
@@ -548,7 +561,8 @@ void Trainer::write_curves() {
 
 bool improved(double value, const TrainState& s, const ValidationOptions& v, double min_delta) {
   if (!s.has_best) return true;
-  return v.goal == Goal::kMax ? value > s.best_metric + min_delta : value < s.best_metric - min_delta;
+  return v.goal == Goal::kMax ? value > s.best_metric + min_delta
+                              : value < s.best_metric - min_delta;
 }
 
 /// One training batch in flight: the sampler batch and the sampler state after drawing it.
@@ -564,9 +578,8 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
   auto loss = losses::builtin_losses().create(stage.loss);
   const auto needs = loss->requirements();
   if (needs.logits && !needs.pairs)
-    require(model_->num_classes() == (cfg_.data.label == LabelKind::kIdentity
-                                          ? splits_.train.num_classes()
-                                          : 1),
+    require(model_->num_classes() ==
+                (cfg_.data.label == LabelKind::kIdentity ? splits_.train.num_classes() : 1),
             "stage '" + stage.name + "': loss " + stage.loss.name + " needs the model's " +
                 "classifier to have " + std::to_string(splits_.train.num_classes()) +
                 " classes (set model num_classes: auto)");
@@ -596,11 +609,13 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
       restored_mid_epoch = sampler->state().position > 0;
     }
   }
-  const std::int64_t per_epoch = stage.max_steps_per_epoch > 0
-                                     ? std::min(stage.max_steps_per_epoch, sampler->batches_per_epoch())
-                                     : sampler->batches_per_epoch();
-  require(per_epoch > 0, "stage '" + stage.name + "': the sampler yields no batch (too few classes "
-                                                  "or images for its batch shape)");
+  const std::int64_t per_epoch =
+      stage.max_steps_per_epoch > 0
+          ? std::min(stage.max_steps_per_epoch, sampler->batches_per_epoch())
+          : sampler->batches_per_epoch();
+  require(per_epoch > 0, "stage '" + stage.name +
+                             "': the sampler yields no batch (too few classes "
+                             "or images for its batch shape)");
   auto dataset = std::make_shared<const data::Dataset>(splits_.train);
   auto pipeline = std::make_shared<const data::Pipeline>(train_pipeline_);
   model_->train();
@@ -636,9 +651,9 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
     data::BatchLoader loader(dataset, pipeline, source, lo);
     std::unique_ptr<Progress> bar;
     if (progress_)
-      bar = std::make_unique<Progress>(stage.name + " epoch " + std::to_string(epoch + 1) + "/" +
-                                           std::to_string(stage.epochs),
-                                       per_epoch, "batch");
+      bar = std::make_unique<Progress>(
+          stage.name + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(stage.epochs),
+          per_epoch, "batch");
 
     while (auto batch = loader.next()) {
       Drawn d = std::move(drawn.front());
@@ -706,13 +721,14 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
     // End of epoch: mean loss, validation, best and last checkpoints, early stopping.
     const double mean_loss = state.loss_sum / std::max<std::int64_t>(1, state.loss_count);
     metrics_->add(stage.name, epoch + 1, state.global_step, "train", "epoch_loss", mean_loss);
-    std::string summary = stage.name + " epoch " + std::to_string(epoch + 1) + ": loss " +
-                          short_number(mean_loss);
+    std::string summary =
+        stage.name + " epoch " + std::to_string(epoch + 1) + ": loss " + short_number(mean_loss);
     state.epoch = epoch + 1;
     state.sampler.clear();
     if (splits_.has_valid) {
       auto report = evaluate(splits_.valid, "valid", false);
-      for (const auto& [k, v] : report) metrics_->add(stage.name, epoch + 1, state.global_step, "valid", k, v);
+      for (const auto& [k, v] : report)
+        metrics_->add(stage.name, epoch + 1, state.global_step, "valid", k, v);
       const double value = report.at(cfg_.validation.metric);
       summary += ", valid " + cfg_.validation.metric + " " + short_number(value);
       if (improved(value, state, cfg_.validation, stage.early_stopping.min_delta)) {
@@ -823,8 +839,10 @@ RunResult run_train(const config::Node& node, const RunOptions& options) {
   if (!resuming) {
     dir = cfg.out;
     if (fs::exists(dir / "checkpoints" / "last.pt"))
-      throw UsageError("run directory '" + dir.string() + "' already holds a run; continue it with "
-                       "--resume " + dir.string() + ", or choose another --out");
+      throw UsageError("run directory '" + dir.string() +
+                       "' already holds a run; continue it with "
+                       "--resume " +
+                       dir.string() + ", or choose another --out");
   }
   // The resolved config: every default filled in, components with their defaults.
   config::Node resolved = config::encode(cfg);
