@@ -1,7 +1,5 @@
 #include "core/config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -12,6 +10,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <yaml-cpp/yaml.h>
 
 namespace wtp::config {
 namespace fs = std::filesystem;
@@ -330,14 +329,33 @@ void apply_override(Node& root, const std::string& assignment) {
   }
 
   if (root.is_null()) root = Node::map(origin);
+  // A numeric key indexes a list: --set stages.1.epochs=20.
+  auto list_item = [&](Node& list, const std::string& key) -> Node* {
+    char* end = nullptr;
+    const long index = std::strtol(key.c_str(), &end, 10);
+    if (key.empty() || *end != '\0' || index < 0 ||
+        static_cast<std::size_t>(index) >= list.items().size())
+      throw ConfigError("--set '" + assignment + "': '" + key +
+                        "' is not an index of the list at " + list.origin().describe() + " (0.." +
+                        std::to_string(list.items().size()) + " exclusive)");
+    return &list.items()[static_cast<std::size_t>(index)];
+  };
   Node* cursor = &root;
   for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+    if (cursor->is_sequence()) {
+      cursor = list_item(*cursor, keys[i]);
+      continue;
+    }
     if (!cursor->is_map())
       throw ConfigError("--set '" + assignment + "': '" + keys[i - 1] + "' is not a map (set at " +
                         cursor->origin().describe() + ")");
     Node* next = cursor->find(keys[i]);
     if (!next || next->is_null()) next = &cursor->set(keys[i], Node::map(origin));
     cursor = next;
+  }
+  if (cursor->is_sequence()) {
+    *list_item(*cursor, keys.back()) = std::move(value);
+    return;
   }
   if (!cursor->is_map())
     throw ConfigError("--set '" + assignment + "': the parent of '" + keys.back() +

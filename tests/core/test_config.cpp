@@ -132,6 +132,14 @@ TEST_CASE("config --set overrides are parsed as YAML and checked like files", "[
   CHECK(o.optimizer.lr == 0.01);
   CHECK(o.optimizer.milestones == std::vector<int>{3, 4});
 
+  // A numeric key indexes a list.
+  config::apply_override(node, "optimizer.milestones.1=7");
+  CHECK(config::decode<Outer>(node).optimizer.milestones == std::vector<int>{3, 7});
+  CHECK_THROWS_WITH(config::apply_override(node, "optimizer.milestones.2=1"),
+                    Catch::Contains("'2' is not an index of the list"));
+  CHECK_THROWS_WITH(config::apply_override(node, "optimizer.milestones.x=1"),
+                    Catch::Contains("'x' is not an index"));
+
   config::apply_override(node, "optimizer.lrr=1");
   CHECK_THROWS_WITH(config::decode<Outer>(node), Catch::Contains("--set optimizer.lrr=1"));
   CHECK_THROWS_AS(config::apply_override(node, "novalue"), ConfigError);
