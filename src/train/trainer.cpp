@@ -770,20 +770,13 @@ RunResult Trainer::run() {
   std::ofstream(dir_ / "config.yaml") << config::to_yaml(resolved_);
 
   TrainState state = resumed.value_or(TrainState{});
-  if (resumed && state.stage_done) {
-    // The checkpoint closed its stage: continue with the next one from its weights.
+  // A checkpoint that closed its stage continues with the next stage from its weights.
+  if (resumed && state.stage_done)
     load_checkpoint((dir_ / "checkpoints" / "last.pt").string(), *model_, nullptr);
-    state.stage += 1;
-    state.epoch = 0;
-    state.step = 0;
-    state.stage_done = false;
-    state.bad_epochs = 0;
-    state.sampler.clear();
-    state.torch_rng = torch::Tensor();
-  }
   InterruptGuard guard;
-  for (auto s = static_cast<std::size_t>(state.stage); s < cfg_.stages.size(); ++s) {
-    if (static_cast<std::int64_t>(s) != state.stage) {
+  const auto first = static_cast<std::size_t>(state.stage + (state.stage_done ? 1 : 0));
+  for (auto s = first; s < cfg_.stages.size(); ++s) {
+    if (static_cast<std::int64_t>(s) != state.stage) {  // a fresh stage
       state.stage = static_cast<std::int64_t>(s);
       state.epoch = 0;
       state.step = 0;
