@@ -3,6 +3,8 @@
 # Idempotent: installs only what is missing and rebuilds incrementally.
 #   bash scripts/setup.sh            # Release build in ./build
 #   BUILD_DIR=out bash scripts/setup.sh
+#   WTP_WITH_PYTHON=1 ...  also python3-torch for the PyTorch cross-check tests
+#   WTP_WITH_BENCH=1 ...   also the Python peers of the benchmarks (torchvision, sklearn, optuna)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 PACKAGES=(
   build-essential cmake pkg-config
   libtorch-dev            # LibTorch 1.13 (C++ frontend, TorchScript, c10d)
+  libgloo-dev             # headers LibTorch's c10d Gloo process group includes
   libopenblas0-openmp     # fast BLAS for LibTorch's matrix products (~25x over the reference BLAS)
   libopencv-dev opencv-data  # image I/O, drawing, Haar cascades
   libcurl4-openssl-dev    # downloads
@@ -27,6 +30,10 @@ PACKAGES=(
 # load our files from Python (they skip with a message without it). CI turns it on.
 if [ "${WTP_WITH_PYTHON:-0}" = 1 ]; then
   PACKAGES+=(python3-torch python3-numpy)
+fi
+# Optional: the Python peers the benchmarks (bench/run_*.sh) measure us against.
+if [ "${WTP_WITH_BENCH:-0}" = 1 ]; then
+  PACKAGES+=(python3-torch python3-numpy python3-torchvision python3-sklearn python3-optuna time)
 fi
 
 missing=()

@@ -1,8 +1,9 @@
 #include "core/threads.h"
 
-#include <ATen/Parallel.h>
+#include <malloc.h>
 #include <sched.h>
 
+#include <ATen/Parallel.h>
 #include <thread>
 
 namespace wtp {
@@ -20,7 +21,13 @@ int available_cores() {
 int set_threads(int threads) {
   const int n = threads > 0 ? threads : available_cores();
   at::set_num_threads(n);
+  keep_freed_memory();
   return n;
+}
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_MAX, 0);         // large blocks from the heap, not from fresh mappings
+  mallopt(M_TRIM_THRESHOLD, -1);  // never give the heap's top back (-1 = no trimming)
 }
 
 }  // namespace wtp

@@ -11,6 +11,10 @@
 /// 3c/4e (3x3/2 max, no projection) and 5b (3x3/1 max). Ends with the port's 7x7 average
 /// pool, applied as a global average (identical at 224 x 224) -> 1024-d features.
 ///
+/// Memory layout: convolution weights and all 4-d activations are channels-last (NHWC
+/// strides; shapes and parameter names unchanged), the layout oneDNN convolves fastest.
+/// Inputs may have either layout.
+///
 /// Outputs: embedding = the 1024-d pooled features, or `projection` Linear(1024 -> dim) of
 /// them when embedding_dim != 1024 (optionally L2-normalised); logits = `last_linear`
 /// Linear(embedding -> classes) when num_classes > 0 (as in the Group Loss code, which

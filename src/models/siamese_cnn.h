@@ -5,7 +5,8 @@
 /// Conv3x3(pad 1) -> MaxPool2 -> PReLU -> BatchNorm2d with channels 3 -> 4 -> 8 -> 16;
 /// flatten (16 x 16 x 16 = 4096) -> [Linear 4096, PReLU, BN1d, Dropout 0.02]
 /// -> [Linear 2048, PReLU, BN1d] -> Linear 128. Conv/Linear weights Xavier-normal with
-/// gain 2, biases 0. The embedding is not L2-normalised.
+/// gain 2, biases 0. The embedding is not L2-normalised. Conv weights and activations are
+/// channels-last (NHWC strides; shapes and names unchanged).
 ///
 /// Parameter names: `cnn.<i>.*` (4 layers per block: conv, pool, prelu, bn) and
 /// `fc.<i>.*` (Linear, PReLU, BN1d[, Dropout] per hidden block, then the output Linear).

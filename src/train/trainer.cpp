@@ -18,6 +18,8 @@
 #include "data/dataset_registry.h"
 #include "data/lfw.h"
 #include "data/loader.h"
+#include "dist/gradient_reducer.h"
+#include "dist/group.h"
 #include "eval/evaluate.h"
 #include "eval/liveness.h"
 #include "eval/plot.h"
@@ -30,92 +32,13 @@
 #include "samplers/pairs.h"
 #include "samplers/sampler.h"
 #include "train/checkpoint.h"
+#include "train/evaluator.h"
 #include "train/interrupt.h"
 #include "train/optim.h"
+#include "train/run_data.h"
 
 namespace wtp::train {
 namespace fs = std::filesystem;
-
-// ---------------------------------------------------------------------------------------
-// Options
-// ---------------------------------------------------------------------------------------
-
-void DataOptions::validate() const {
-  require(!dataset.name.empty(), "data.dataset needs a name (lfw, celeba, cew, image_folder)");
-  require(min_images >= 1, "min_images must be >= 1");
-  require(workers >= 0, "workers must be >= 0");
-  require(prefetch >= 1, "prefetch must be >= 1");
-  require(eval_batch_size >= 2, "eval_batch_size must be >= 2");
-  require(valid_pairs >= 20, "valid_pairs must be >= 20");
-  for (const auto* list : {&transforms.train, &transforms.eval})
-    for (const auto& t : *list)
-      require(t.name != "normalize",
-              "transforms must not contain normalize: the trainer appends the model's own "
-              "normalisation (models declare it in their input spec)");
-}
-
-void StageOptions::validate() const {
-  require(!name.empty(), "a stage needs a name");
-  require(epochs >= 1, "epochs must be >= 1");
-  require(clip_grad_norm >= 0, "clip_grad_norm must be >= 0");
-  require(max_steps_per_epoch >= 0, "max_steps_per_epoch must be >= 0");
-  require(early_stopping.patience >= 0, "early_stopping.patience must be >= 0");
-}
-
-void TrainConfig::validate() const {
-  require(!out.empty(), "out must name the run directory");
-  require(!stages.empty(), "stages must list at least one training stage");
-  require(!model.name.empty(), "model needs a name");
-  const auto& m = validation.metric;
-  bool known = false;
-  switch (validation.kind) {
-    case EvalKind::kRetrieval:
-      known = m == "map_at_r" || m == "r_precision";
-      for (auto k : validation.retrieval.ks) known = known || m == "recall_at_" + std::to_string(k);
-      break;
-    case EvalKind::kVerification:
-      known = m == "accuracy_mean" || m == "auc" || m == "eer" || m == "tar_at_far_1e-2" ||
-              m == "tar_at_far_1e-3";
-      break;
-    case EvalKind::kClassification:
-      known = m == "accuracy" || m == "precision" || m == "recall" || m == "f1" || m == "auc";
-      break;
-  }
-  require(known, "validation.metric '" + m + "' is not produced by validation.kind '" +
-                     config::enum_name(validation.kind) +
-                     "' (retrieval: recall_at_<K in retrieval.ks>, map_at_r, r_precision; "
-                     "verification: accuracy_mean, auc, eer, tar_at_far_1e-2, tar_at_far_1e-3; "
-                     "classification: accuracy, precision, recall, f1, auc)");
-}
-
-namespace {
-void resolve_auto_classes(config::Node& node, std::int64_t classes);
-}  // namespace
-
-TrainConfig decode_train_config(const config::Node& node) {
-  auto cfg = config::decode<TrainConfig>(node);
-  if (cfg.synth && cfg.synth->out.empty())
-    throw ConfigError("synth.out must name the folder of the synthetic data");
-  // Every component decodes strictly now, so a misspelt option fails before any data is
-  // read or any step is trained. The resolved config gets their defaults filled in.
-  data::DatasetRegistry datasets("dataset");
-  data::register_builtin_datasets(datasets);
-  cfg.data.dataset = datasets.resolve(cfg.data.dataset);
-  if (cfg.data.valid) cfg.data.valid = datasets.resolve(*cfg.data.valid);
-  if (cfg.data.test) cfg.data.test = datasets.resolve(*cfg.data.test);
-  data::build_pipeline(cfg.data.transforms.train);
-  data::build_pipeline(cfg.data.transforms.eval);
-  config::Component model = cfg.model;
-  resolve_auto_classes(model.options, 2);
-  models::resolve_model(model);
-  for (auto& stage : cfg.stages) {
-    stage.loss = losses::builtin_losses().resolve(stage.loss);
-    stage.sampler = samplers::builtin_samplers().resolve(stage.sampler);
-    stage.optimizer = optimizers().resolve(stage.optimizer);
-    stage.scheduler = schedules().resolve(stage.scheduler);
-  }
-  return cfg;
-}
 
 namespace {
 
@@ -162,7 +85,10 @@ std::vector<MetricRow> read_metric_rows(const fs::path& path) {
 /// Appends rows to metrics.csv; on resume, rows after the checkpoint's step are dropped.
 class MetricsLog {
  public:
-  MetricsLog(const fs::path& path, std::optional<std::int64_t> keep_up_to_step) : path_(path) {
+  /// `write` false (ranks > 0 of a distributed run): add() does nothing.
+  MetricsLog(const fs::path& path, std::optional<std::int64_t> keep_up_to_step, bool write = true)
+      : path_(path) {
+    if (!write) return;
     if (keep_up_to_step && fs::exists(path)) {
       const auto rows = read_metric_rows(path);
       std::ofstream out(path, std::ios::trunc);
@@ -176,6 +102,7 @@ class MetricsLog {
   }
   void add(const std::string& stage, std::int64_t epoch, std::int64_t step,
            const std::string& split, const std::string& metric, double value) {
+    if (!out_.is_open()) return;
     out_ << stage << ',' << epoch << ',' << step << ',' << split << ',' << metric << ','
          << config::detail::format_double(value) << '\n';
     out_.flush();
@@ -191,17 +118,23 @@ class MetricsLog {
 /// Log lines go to stderr (through wtp::log) and to RUN_DIR/train.log.
 class RunLog {
  public:
-  explicit RunLog(const fs::path& path) : out_(path, std::ios::app) {}
+  /// `rank` > 0 (a distributed run's other ranks): lines go to the debug log only, the
+  /// run directory is rank 0's.
+  explicit RunLog(const fs::path& path, int rank = 0) : rank_(rank) {
+    if (rank_ == 0) out_.open(path, std::ios::app);
+  }
   template <class... Parts>
   void info(const Parts&... parts) {
     std::ostringstream s;
     (s << ... << parts);
+    if (rank_ > 0) return log::debug("rank ", rank_, ": ", s.str());
     log::info(s.str());
     out_ << s.str() << '\n';
     out_.flush();
   }
 
  private:
+  int rank_;
   std::ofstream out_;
 };
 
@@ -212,67 +145,6 @@ std::string short_number(double value) {
   return buffer;
 }
 
-/// Replaces every `num_classes: auto` under `node` with `classes`.
-void resolve_auto_classes(config::Node& node, std::int64_t classes) {
-  if (!node.is_map()) return;
-  for (const auto& [key, child] : node.entries()) {
-    config::Node* c = node.find(key);
-    if (key == "num_classes" && child.is_scalar() && child.text() == "auto") {
-      *c = config::Node::scalar(std::to_string(classes), child.origin());
-    } else {
-      resolve_auto_classes(*c, classes);
-    }
-  }
-}
-
-std::vector<std::int64_t> item_labels(const data::Dataset& ds, LabelKind kind) {
-  if (kind == LabelKind::kIdentity) return ds.labels();
-  std::vector<std::int64_t> out;
-  out.reserve(static_cast<std::size_t>(ds.size()));
-  for (std::int64_t i = 0; i < ds.size(); ++i) {
-    const auto& item = ds.item(i);
-    if (!item.eye_state)
-      throw UsageError("data.label is eye_state but '" + item.file + "' of dataset '" + ds.name() +
-                       "' has no eye state (use the cew dataset)");
-    out.push_back(*item.eye_state);
-  }
-  return out;
-}
-
-torch::Device parse_device(const std::string& name) {
-  try {
-    torch::Device device(name);
-    if (device.is_cuda() && !torch::cuda::is_available())
-      throw UsageError("device '" + name + "' asked for, but this LibTorch has no usable CUDA");
-    return device;
-  } catch (const c10::Error&) {
-    throw UsageError("device '" + name + "' is not a device name (cpu, cuda, cuda:1, ...)");
-  }
-}
-
-/// A pipeline with the model's normalisation appended.
-data::Pipeline make_pipeline(std::vector<config::Component> transforms,
-                             const models::InputSpec& spec, const std::string& split) {
-  config::Node normalize = config::Node::map();
-  normalize.set("preset", config::Node::scalar(config::enum_name(spec.normalization)));
-  transforms.push_back({"normalize", normalize});
-  data::Pipeline pipeline = data::build_pipeline(transforms);
-  auto size = pipeline.output_size();
-  if (!size || size->height != spec.height || size->width != spec.width)
-    throw UsageError(
-        "data.transforms." + split + " must produce " + std::to_string(spec.width) + "x" +
-        std::to_string(spec.height) + " images for this model (end with " +
-        "{name: resize, size: " + std::to_string(spec.height) + "} or a crop); " +
-        (size ? "they produce " + std::to_string(size->width) + "x" + std::to_string(size->height)
-              : std::string("they do not fix the size")));
-  return pipeline;
-}
-
-struct Splits {
-  data::Dataset train, valid, test;
-  bool has_valid = false, has_test = false;
-};
-
 // ---------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------
@@ -280,31 +152,37 @@ struct Splits {
 class Trainer {
  public:
   Trainer(TrainConfig cfg, config::Node resolved, fs::path dir, bool resuming,
-          const RunOptions& options)
-      : cfg_(std::move(cfg)),
+          const RunOptions& options, std::shared_ptr<dist::Group> group)
+      : group_(std::move(group)),
+        main_(!group_ || group_->is_main()),
+        cfg_(std::move(cfg)),
         resolved_(std::move(resolved)),
         dir_(std::move(dir)),
         resuming_(resuming),
         progress_(options.progress),
         stop_after_(options.stop_after_steps),
+        on_epoch_(options.on_epoch),
         device_(parse_device(cfg_.device)),
-        log_(dir_ / "train.log") {}
+        log_(dir_ / "train.log", group_ ? group_->rank() : 0) {}
 
   RunResult run();
 
  private:
+  // Distributed data parallelism (group_ set: this is one rank of WORLD_SIZE; see
+  // dist/group.h). Rank 0 alone writes the run directory; every rank trains on its shard.
+  std::shared_ptr<dist::Group> group_;
+  bool main_;  ///< rank 0, or not distributed
+  /// The validation report (complete on rank 0; on other ranks only the metric) and the
+  /// metric every rank agrees on. Each rank embeds a contiguous shard; rank 0 evaluates.
+  std::pair<eval::Report, double> validate();
+  /// Every rank gets rank 0's BatchNorm statistics (before validation and checkpoints).
+  void sync_buffers();
+
   void prepare_data();
   void build_model();
   void init_weights();
   std::optional<TrainState> resume_state();
   bool run_stage(std::size_t s, TrainState& state);
-  std::map<std::string, double> evaluate(const data::Dataset& ds, const std::string& split,
-                                         bool test);
-  torch::Tensor embed(const data::Dataset& ds, torch::Tensor* logits);
-  std::map<std::string, double> verify_pairs(const torch::Tensor& emb,
-                                             const std::vector<samplers::IndexPair>& pairs,
-                                             const std::vector<std::int64_t>& same,
-                                             const std::vector<std::int64_t>& folds);
   void save(const std::string& name, const torch::optim::Optimizer* opt, TrainState state);
   void write_curves();
 
@@ -314,58 +192,47 @@ class Trainer {
   bool resuming_;
   bool progress_;
   std::int64_t stop_after_;
+  std::function<bool(const EpochReport&)> on_epoch_;
+  bool stopped_ = false;  ///< on_epoch_ asked to stop
   torch::Device device_;
   RunLog log_;
-  Splits splits_;
+  RunData data_;
   std::vector<std::int64_t> train_labels_;
   models::EmbeddingModel model_{nullptr};
   std::unique_ptr<MetricsLog> metrics_;
-  data::Pipeline train_pipeline_, eval_pipeline_;
+  data::Pipeline train_pipeline_;
+  std::unique_ptr<Evaluator> evaluator_;
   std::int64_t steps_ = 0;
 };
 
 void Trainer::prepare_data() {
-  if (cfg_.synth && !fs::exists(fs::path(cfg_.synth->out) / "landmarks.csv")) {
-    log_.info("generating synthetic data in ", cfg_.synth->out);
-    synth::run_synth(*cfg_.synth);
-  }
-  data::Dataset source = data::load_dataset(cfg_.data.dataset);
-  const fs::path split_file = dir_ / "splits.txt";
-  data::Split split;
-  if (resuming_ && fs::exists(split_file)) {
-    split = data::read_split(split_file, source);
+  if (group_ && !main_) {
+    // Rank 0 generates missing synthetic data and writes splits.txt; the others read it
+    // (or, on a node without the shared run directory, draw the same split from the seed).
+    group_->wait_key("data_ready",
+                     std::max<std::chrono::milliseconds>(group_->timeout(), std::chrono::hours(2)),
+                     "waiting for rank 0 to prepare the data");
+    data_ = load_run_data(cfg_, dir_ / "splits.txt", true);
   } else {
-    split = data::split_dataset(source, cfg_.data.split);
-    std::string options = config::to_yaml(config::encode(cfg_.data.split));
-    std::replace(options.begin(), options.end(), '\n', ' ');
-    data::write_split(split_file, source, split, "split of " + source.name() + ": " + options);
+    data_ = load_run_data(cfg_, dir_ / "splits.txt", resuming_);
+    if (group_) group_->signal("data_ready");
   }
-  splits_.train = source.subset(split.train, data::Relabel::kCompact);
-  if (cfg_.data.label == LabelKind::kIdentity && cfg_.data.min_images > 1)
-    splits_.train = splits_.train.with_min_images(cfg_.data.min_images);
-  require(splits_.train.size() > 0,
-          "the training split is empty: check data.split and data.min_images");
-  splits_.valid = cfg_.data.valid ? data::load_dataset(*cfg_.data.valid)
-                                  : source.subset(split.valid, data::Relabel::kCompact);
-  splits_.test = cfg_.data.test ? data::load_dataset(*cfg_.data.test)
-                                : source.subset(split.test, data::Relabel::kCompact);
-  splits_.has_valid = splits_.valid.size() >= 2;
-  splits_.has_test = splits_.test.size() >= 2;
-  train_labels_ = item_labels(splits_.train, cfg_.data.label);
-  log_.info("data: train ", splits_.train.size(), " images of ", splits_.train.num_classes(),
-            " classes; valid ", splits_.valid.size(), "; test ", splits_.test.size());
+  train_labels_ = item_labels(data_.train, cfg_.data.label);
+  log_.info("data: train ", data_.train.size(), " images of ", data_.train.num_classes(),
+            " classes; valid ", data_.valid.size(), "; test ", data_.test.size());
 }
 
 void Trainer::build_model() {
-  config::Component component = cfg_.model;
   const std::int64_t classes =
-      cfg_.data.label == LabelKind::kIdentity ? splits_.train.num_classes() : 1;
-  resolve_auto_classes(component.options, classes);
-  model_ = models::create_model(component);
+      cfg_.data.label == LabelKind::kIdentity ? data_.train.num_classes() : 1;
+  // The resolved config (config.yaml, checkpoints) records the class count, so a checkpoint
+  // rebuilds its model without the data.
+  resolve_auto_classes(cfg_.model.options, classes);
+  resolve_auto_classes(*resolved_.find("model"), classes);
+  model_ = models::create_model(cfg_.model);
   model_->to(device_);
-  const auto spec = model_->input_spec();
-  train_pipeline_ = make_pipeline(cfg_.data.transforms.train, spec, "train");
-  eval_pipeline_ = make_pipeline(cfg_.data.transforms.eval, spec, "eval");
+  train_pipeline_ = make_pipeline(cfg_.data.transforms.train, model_->input_spec(), "train");
+  evaluator_ = std::make_unique<Evaluator>(model_, cfg_, device_);
 }
 
 void Trainer::init_weights() {
@@ -410,123 +277,14 @@ std::optional<TrainState> Trainer::resume_state() {
 }
 
 void Trainer::save(const std::string& name, const torch::optim::Optimizer* opt, TrainState state) {
+  if (!main_) return;  // rank 0 writes the checkpoints (its buffers were broadcast first)
   state.config_yaml = config::to_yaml(resolved_);
   state.torch_rng = at::detail::getDefaultCPUGenerator().get_state();
   save_checkpoint((dir_ / "checkpoints" / name).string(), *model_, opt, state);
 }
 
-torch::Tensor Trainer::embed(const data::Dataset& ds, torch::Tensor* logits) {
-  auto dataset = std::make_shared<const data::Dataset>(ds);
-  auto pipeline = std::make_shared<const data::Pipeline>(eval_pipeline_);
-  std::vector<data::IndexBatch> batches;
-  for (std::int64_t start = 0; start < ds.size(); start += cfg_.data.eval_batch_size) {
-    data::IndexBatch b;
-    for (std::int64_t i = start; i < std::min(ds.size(), start + cfg_.data.eval_batch_size); ++i)
-      b.push_back(i);
-    batches.push_back(std::move(b));
-  }
-  data::LoaderOptions lo;
-  lo.workers = cfg_.data.workers;
-  lo.prefetch = cfg_.data.prefetch;
-  data::BatchLoader loader(dataset, pipeline, data::fixed_batches(std::move(batches)), lo);
-  model_->eval();
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> embeddings, all_logits;
-  while (auto batch = loader.next()) {
-    auto out = model_->forward(batch->images.to(device_));
-    embeddings.push_back(out.embedding.to(torch::kCPU));
-    if (logits && out.logits.defined()) all_logits.push_back(out.logits.to(torch::kCPU));
-  }
-  model_->train();
-  if (logits && !all_logits.empty()) *logits = torch::cat(all_logits);
-  return torch::cat(embeddings);
-}
-
-std::map<std::string, double> Trainer::verify_pairs(const torch::Tensor& emb,
-                                                    const std::vector<samplers::IndexPair>& pairs,
-                                                    const std::vector<std::int64_t>& same,
-                                                    const std::vector<std::int64_t>& folds) {
-  std::vector<std::int64_t> a, b;
-  for (const auto& p : pairs) {
-    a.push_back(p.first);
-    b.push_back(p.second);
-  }
-  auto ia = torch::tensor(a), ib = torch::tensor(b);
-  torch::Tensor distances;
-  if (model_->has_pair_head()) {
-    model_->eval();
-    torch::NoGradGuard no_grad;
-    // Probability of "different": small = same person, like a distance.
-    distances = torch::sigmoid(model_->pair_logits(emb.index_select(0, ia).to(device_),
-                                                   emb.index_select(0, ib).to(device_)))
-                    .to(torch::kCPU);
-    model_->train();
-  } else {
-    auto n = eval::l2_normalize_rows(emb);
-    distances = (n.index_select(0, ia) - n.index_select(0, ib)).norm(2, 1);
-  }
-  auto result = eval::verification_protocol(distances.to(torch::kDouble), torch::tensor(same),
-                                            torch::tensor(folds));
-  eval::Report report;
-  result.add_to(report);
-  return report;
-}
-
-std::map<std::string, double> Trainer::evaluate(const data::Dataset& ds, const std::string& split,
-                                                bool test) {
-  eval::Report report;
-  torch::Tensor logits;
-  const auto kind = cfg_.validation.kind;
-  torch::Tensor emb = embed(ds, kind == EvalKind::kClassification ? &logits : nullptr);
-  if (kind == EvalKind::kRetrieval) {
-    eval::EvalOptions options;
-    options.retrieval = cfg_.validation.retrieval;
-    options.clustering = test && cfg_.validation.clustering;
-    options.seed = cfg_.seed;
-    report = eval::evaluate_embeddings(emb, torch::tensor(ds.labels()), options);
-  } else if (kind == EvalKind::kVerification) {
-    // Balanced random pairs of the split, fixed by the seed, in 10 folds.
-    samplers::SamplerInput input;
-    input.labels = ds.labels();
-    input.seed = mix_seed(cfg_.seed, split == "test" ? 2 : 1);
-    samplers::PairsOptions po;
-    po.batch_size = 2;
-    po.pairs_per_epoch = cfg_.data.valid_pairs;
-    samplers::PairsSampler sampler(po, input);
-    std::vector<samplers::IndexPair> pairs;
-    std::vector<std::int64_t> same, folds;
-    while (auto b = sampler.next())
-      for (std::size_t i = 0; i < b->indices.size(); ++i) {
-        pairs.push_back({b->indices[i], b->partners[i]});
-        same.push_back(1 - b->pair_labels[i]);
-        folds.push_back(static_cast<std::int64_t>(pairs.size() - 1) % 10);
-      }
-    report = verify_pairs(emb, pairs, same, folds);
-  } else {
-    require(logits.defined(), "validation.kind classification needs a model with logits");
-    auto scores = torch::sigmoid(logits.reshape({-1}).to(torch::kDouble));
-    auto labels = torch::tensor(item_labels(ds, cfg_.data.label));
-    eval::eye_state_metrics(scores, labels).add_to(report, "");
-  }
-  if (test && !cfg_.data.test_pairs.empty()) {
-    auto protocol = data::read_lfw_pairs(cfg_.data.test_pairs, ds.root());
-    std::vector<samplers::IndexPair> pairs;
-    std::vector<std::int64_t> same, folds;
-    for (const auto& p : protocol.pairs) {
-      auto i = ds.find(p.file1), j = ds.find(p.file2);
-      if (!i || !j)
-        throw UsageError(cfg_.data.test_pairs + ":" + std::to_string(p.line) + ": image '" +
-                         (!i ? p.file1 : p.file2) + "' is not in the test dataset");
-      pairs.push_back({*i, *j});
-      same.push_back(p.same ? 1 : 0);
-      folds.push_back(p.fold);
-    }
-    for (const auto& [k, v] : verify_pairs(emb, pairs, same, folds)) report["pairs_" + k] = v;
-  }
-  return report;
-}
-
 void Trainer::write_curves() {
+  if (!main_) return;
   // From metrics.csv, so a resumed run draws its whole history.
   std::map<std::string, double> epoch_x;  // "stage,epoch" -> x
   std::vector<double> loss_x, loss_y, valid_x, valid_y;
@@ -559,6 +317,43 @@ void Trainer::write_curves() {
   cv::imwrite((dir_ / "curves.png").string(), both);
 }
 
+void Trainer::sync_buffers() {
+  if (group_) group_->broadcast_module(*model_, true, "broadcasting rank 0's BatchNorm statistics");
+}
+
+std::pair<eval::Report, double> Trainer::validate() {
+  if (!group_) {
+    auto report = evaluator_->evaluate(data_.valid, "valid", false, cfg_.validation.flip);
+    return {report, report.at(cfg_.validation.metric)};
+  }
+  const auto [begin, end] =
+      dist::shard_range(data_.valid.size(), group_->rank(), group_->world_size());
+  std::vector<std::int64_t> mine;
+  for (auto i = begin; i < end; ++i) mine.push_back(i);
+  const bool wants_logits = cfg_.validation.kind == EvalKind::kClassification;
+  torch::Tensor logits;
+  // A rank without items (more ranks than images) embeds one and contributes no rows.
+  torch::Tensor emb =
+      evaluator_->embed(data_.valid.subset(mine.empty() ? std::vector<std::int64_t>{0} : mine),
+                        wants_logits ? &logits : nullptr);
+  if (mine.empty()) {
+    emb = emb.narrow(0, 0, 0);
+    if (logits.defined()) logits = logits.narrow(0, 0, 0);
+  }
+  emb = group_->all_gather_rows(emb, "gathering the validation embeddings");
+  if (wants_logits) logits = group_->all_gather_rows(logits, "gathering the validation logits");
+  eval::Report report;
+  torch::Tensor metric = torch::zeros({1}, torch::kDouble);
+  if (main_) {
+    report = evaluator_->evaluate(data_.valid, "valid", false, emb, logits);
+    metric[0] = report.at(cfg_.validation.metric);
+  }
+  group_->broadcast({metric}, 0, "broadcasting the validation metric");
+  const double value = metric[0].item<double>();
+  if (!main_) report[cfg_.validation.metric] = value;
+  return {report, value};
+}
+
 bool improved(double value, const TrainState& s, const ValidationOptions& v, double min_delta) {
   if (!s.has_best) return true;
   return v.goal == Goal::kMax ? value > s.best_metric + min_delta
@@ -579,9 +374,9 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
   const auto needs = loss->requirements();
   if (needs.logits && !needs.pairs)
     require(model_->num_classes() ==
-                (cfg_.data.label == LabelKind::kIdentity ? splits_.train.num_classes() : 1),
+                (cfg_.data.label == LabelKind::kIdentity ? data_.train.num_classes() : 1),
             "stage '" + stage.name + "': loss " + stage.loss.name + " needs the model's " +
-                "classifier to have " + std::to_string(splits_.train.num_classes()) +
+                "classifier to have " + std::to_string(data_.train.num_classes()) +
                 " classes (set model num_classes: auto)");
   require(needs.pairs == (stage.sampler.name == "pairs"),
           "stage '" + stage.name + "': loss " + stage.loss.name +
@@ -591,6 +386,7 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
   samplers::SamplerInput input;
   input.labels = train_labels_;
   input.seed = mix_seed(cfg_.seed, 0x7374616765, s);
+  if (group_) input.shard = {group_->rank(), group_->world_size()};
   auto sampler = samplers::builtin_samplers().create(stage.sampler, input);
   auto built = optimizers().create(stage.optimizer, *model_);
   auto schedule = schedules().create(stage.scheduler);
@@ -605,18 +401,44 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
       generator.set_state(state.torch_rng);
     }
     if (!state.sampler.empty()) {
-      sampler->restore(samplers::SamplerState::from_vector(state.sampler));
-      restored_mid_epoch = sampler->state().position > 0;
+      auto saved = samplers::SamplerState::from_vector(state.sampler);
+      if (group_) {
+        // last.pt holds rank 0's sampler state; every rank continues at the same position
+        // of its own shard, if the checkpoint's run had this world size.
+        samplers::SamplerInput rank0 = input;
+        rank0.shard.rank = 0;
+        const auto rank0_fingerprint =
+            samplers::builtin_samplers().create(stage.sampler, rank0)->state().fingerprint;
+        if (saved.fingerprint == rank0_fingerprint)
+          saved.fingerprint = sampler->state().fingerprint;
+      }
+      if (saved.fingerprint == sampler->state().fingerprint) {
+        sampler->restore(saved);
+        restored_mid_epoch = sampler->state().position > 0;
+      } else {
+        // The run's own config.yaml is used, so another shard layout is the only cause.
+        log_.info("the checkpoint was taken mid-epoch by a run with another world size: epoch ",
+                  saved.epoch + 1, " of stage '", stage.name, "' restarts from its first batch");
+      }
     }
   }
+  // Identical weights on every rank: rank 0's (fresh, initialised or resumed).
+  if (group_) group_->broadcast_module(*model_, false, "broadcasting rank 0's weights");
+  std::unique_ptr<dist::GradientReducer> reducer;
+  if (group_)
+    reducer = std::make_unique<dist::GradientReducer>(*group_, trainable,
+                                                      dist::ReducerOptions::from_environment());
+  std::int64_t batches = sampler->batches_per_epoch();
+  // Distributed: only full rounds of R global batches, so the ranks' batches of an epoch are
+  // disjoint (the sampler would pad the last round with the epoch's first batches again).
+  if (auto* planned = dynamic_cast<samplers::PlannedSampler*>(sampler.get()); planned && group_)
+    batches = planned->global_batches() / group_->world_size();
   const std::int64_t per_epoch =
-      stage.max_steps_per_epoch > 0
-          ? std::min(stage.max_steps_per_epoch, sampler->batches_per_epoch())
-          : sampler->batches_per_epoch();
+      stage.max_steps_per_epoch > 0 ? std::min(stage.max_steps_per_epoch, batches) : batches;
   require(per_epoch > 0, "stage '" + stage.name +
                              "': the sampler yields no batch (too few classes "
                              "or images for its batch shape)");
-  auto dataset = std::make_shared<const data::Dataset>(splits_.train);
+  auto dataset = std::make_shared<const data::Dataset>(data_.train);
   auto pipeline = std::make_shared<const data::Pipeline>(train_pipeline_);
   model_->train();
 
@@ -626,7 +448,10 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
       state.loss_sum = 0;
       state.loss_count = 0;
       state.step = epoch * per_epoch;
-      at::manual_seed(mix_seed(cfg_.seed, 0x746f726368, s, static_cast<std::uint64_t>(epoch)));
+      std::uint64_t torch_seed =
+          mix_seed(cfg_.seed, 0x746f726368, s, static_cast<std::uint64_t>(epoch));
+      if (group_) torch_seed = mix_seed(torch_seed, static_cast<std::uint64_t>(group_->rank()));
+      at::manual_seed(torch_seed);
     }
     restored_mid_epoch = false;
     std::int64_t in_epoch = state.step - epoch * per_epoch;
@@ -646,6 +471,7 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
     lo.workers = cfg_.data.workers;
     lo.prefetch = cfg_.data.prefetch;
     lo.seed = mix_seed(cfg_.seed, 0x6175676d, s);
+    if (group_) lo.seed = mix_seed(lo.seed, static_cast<std::uint64_t>(group_->rank()));
     lo.epoch = epoch;
     lo.first_batch = in_epoch;
     data::BatchLoader loader(dataset, pipeline, source, lo);
@@ -682,7 +508,24 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
         in.labels = torch::tensor(labels).to(device_);
       }
       auto result = loss->forward(in);
-      const double value = result.total.item<double>();
+      double value = result.total.item<double>();
+      std::map<std::string, double> parts;
+      for (const auto& [name, part] : result.parts) parts[name] = part.item<double>();
+      bool stop_now = InterruptGuard::requested();
+      if (group_) {
+        // The step's loss (and parts) averaged over the ranks, and whether any rank was
+        // asked to stop: every rank takes the same decisions at the same step.
+        std::vector<double> packed{value};
+        for (const auto& [name, v] : parts) packed.push_back(v);
+        packed.push_back(stop_now ? 1.0 : 0.0);
+        auto t = torch::tensor(packed, torch::kDouble);
+        group_->all_reduce(t, dist::Group::ReduceOp::kSum, "the loss all-reduce");
+        const double world = group_->world_size();
+        value = t[0].item<double>() / world;
+        std::size_t k = 1;
+        for (auto& [name, v] : parts) v = t[static_cast<std::int64_t>(k++)].item<double>() / world;
+        stop_now = t[static_cast<std::int64_t>(k)].item<double>() > 0;
+      }
       if (!std::isfinite(value))
         throw std::runtime_error("non-finite loss (" + std::to_string(value) + ") in stage '" +
                                  stage.name + "', epoch " + std::to_string(epoch + 1) + ", step " +
@@ -690,7 +533,9 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
                                  "; the last good checkpoint is " + last.string() +
                                  " (lower the learning rate or enable clip_grad_norm)");
       built.optimizer->zero_grad();
+      if (reducer) reducer->prepare();
       result.total.backward();
+      if (reducer) reducer->finish();  // gradients = their mean over the ranks
       if (stage.clip_grad_norm > 0) clip_gradients(trainable, stage.clip_grad_norm);
       built.optimizer->step();
       ++state.step;
@@ -701,16 +546,17 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
       ++state.loss_count;
       state.sampler = d.after.to_vector();
       metrics_->add(stage.name, epoch + 1, state.global_step, "train", "loss", value);
-      for (const auto& [name, part] : result.parts)
-        metrics_->add(stage.name, epoch + 1, state.global_step, "train", "loss_" + name,
-                      part.item<double>());
+      for (const auto& [name, part] : parts)
+        metrics_->add(stage.name, epoch + 1, state.global_step, "train", "loss_" + name, part);
       metrics_->add(stage.name, epoch + 1, state.global_step, "train", "lr", built.lr());
       if (bar) {
         bar->metric("loss", state.loss_sum / static_cast<double>(state.loss_count));
         bar->advance();
       }
-      if (InterruptGuard::requested() || (stop_after_ > 0 && steps_ >= stop_after_)) {
+      if (stop_now || (stop_after_ > 0 && steps_ >= stop_after_)) {
+        if (stop_now) InterruptGuard::request();  // another rank was interrupted
         loader.stop();
+        sync_buffers();
         state.epoch = epoch;
         save("last.pt", built.optimizer.get(), state);
         return false;
@@ -725,11 +571,22 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
         stage.name + " epoch " + std::to_string(epoch + 1) + ": loss " + short_number(mean_loss);
     state.epoch = epoch + 1;
     state.sampler.clear();
-    if (splits_.has_valid) {
-      auto report = evaluate(splits_.valid, "valid", false);
+    EpochReport epoch_report;
+    epoch_report.stage = s;
+    epoch_report.stage_name = stage.name;
+    epoch_report.epoch = epoch + 1;
+    epoch_report.epochs_done = epoch + 1;
+    for (std::size_t earlier = 0; earlier < s; ++earlier)
+      epoch_report.epochs_done += cfg_.stages[earlier].epochs;
+    epoch_report.global_step = state.global_step;
+    epoch_report.mean_loss = mean_loss;
+    sync_buffers();
+    if (data_.has_valid) {
+      auto [report, value] = validate();
       for (const auto& [k, v] : report)
         metrics_->add(stage.name, epoch + 1, state.global_step, "valid", k, v);
-      const double value = report.at(cfg_.validation.metric);
+      epoch_report.valid = report;
+      epoch_report.metric = value;
       summary += ", valid " + cfg_.validation.metric + " " + short_number(value);
       if (improved(value, state, cfg_.validation, stage.early_stopping.min_delta)) {
         state.best_metric = value;
@@ -750,6 +607,19 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
     if (stop_early) log_.info("early stopping: no improvement for ", state.bad_epochs, " epochs");
     if (stop_early || epoch + 1 == stage.epochs) state.stage_done = true;
     save("last.pt", built.optimizer.get(), state);
+    bool go_on = !on_epoch_ || on_epoch_(epoch_report);
+    if (group_) {  // every rank stops if any rank's callback says so or was interrupted
+      auto t = torch::tensor({go_on ? 0.0 : 1.0, InterruptGuard::requested() ? 1.0 : 0.0},
+                             torch::kDouble);
+      group_->all_reduce(t, dist::Group::ReduceOp::kSum, "agreeing on the end of the epoch");
+      go_on = t[0].item<double>() == 0;
+      if (t[1].item<double>() > 0) InterruptGuard::request();
+    }
+    if (!go_on) {
+      log_.info("stopped after ", stage.name, " epoch ", epoch + 1, " by the caller");
+      stopped_ = true;
+      return false;
+    }
     if (stop_early) break;
     if (InterruptGuard::requested() || (stop_after_ > 0 && steps_ >= stop_after_)) return false;
   }
@@ -766,8 +636,13 @@ RunResult Trainer::run() {
   if (!resumed) init_weights();
   metrics_ = std::make_unique<MetricsLog>(
       dir_ / "metrics.csv",
-      resumed ? std::optional<std::int64_t>(resumed->global_step) : std::nullopt);
-  std::ofstream(dir_ / "config.yaml") << config::to_yaml(resolved_);
+      resumed ? std::optional<std::int64_t>(resumed->global_step) : std::nullopt, main_);
+  if (main_) std::ofstream(dir_ / "config.yaml") << config::to_yaml(resolved_);
+  if (group_)
+    log_.info("distributed: rank ", group_->rank(), " of ", group_->world_size(), " (",
+              group_->backend_name(), ", ", at::get_num_threads(), " threads, timeout ",
+              group_->timeout().count() / 1000.0, " s); global batch = ", group_->world_size(),
+              " x the sampler's batch");
 
   TrainState state = resumed.value_or(TrainState{});
   // A checkpoint that closed its stage continues with the next stage from its weights.
@@ -787,8 +662,13 @@ RunResult Trainer::run() {
     }
     log_.info("stage ", s + 1, "/", cfg_.stages.size(), ": ", cfg_.stages[s].name);
     if (!run_stage(s, state)) {
-      result.interrupted = true;
       result.steps = steps_;
+      if (stopped_) {
+        result.stopped = true;
+        result.best_valid = state.best_metric;
+        return result;
+      }
+      result.interrupted = true;
       log_.info("interrupted: saved ", (dir_ / "checkpoints" / "last.pt").string(),
                 "; continue with: wtp-train --resume ", dir_.string());
       return result;
@@ -797,10 +677,24 @@ RunResult Trainer::run() {
   }
   result.best_valid = state.best_metric;
   result.steps = steps_;
+  if (group_) {
+    // Data parallelism keeps the replicas bit-identical; check it (cheap, once).
+    const auto mine = dist::module_checksum(*model_);
+    log::info("distributed: rank ", group_->rank(), " final weights checksum ", mine);
+    auto all = group_->all_gather_rows(
+        torch::tensor({static_cast<std::int64_t>(mine)}, torch::kLong), "comparing the weights");
+    for (std::int64_t r = 0; r < all.size(0); ++r)
+      if (static_cast<std::uint64_t>(all[r].item<std::int64_t>()) != mine)
+        throw std::runtime_error("distributed: the weights of rank " + std::to_string(r) +
+                                 " differ from rank " + std::to_string(group_->rank()) +
+                                 "'s after training (a non-deterministic or rank-dependent "
+                                 "parameter update)");
+    if (!main_) return result;  // rank 0 evaluates the test split
+  }
 
-  if (cfg_.test && splits_.has_test) {
+  if (cfg_.test && data_.has_test) {
     load_checkpoint((dir_ / "checkpoints" / "best.pt").string(), *model_, nullptr);
-    result.test = evaluate(splits_.test, "test", true);
+    result.test = evaluator_->evaluate(data_.test, "test", true, cfg_.validation.flip);
     nlohmann::json j(result.test);
     std::ofstream(dir_ / "eval.json") << j.dump(2) << "\n";
     std::string line = "test:";
@@ -840,7 +734,13 @@ RunResult run_train(const config::Node& node, const RunOptions& options) {
   // The resolved config: every default filled in, components with their defaults.
   config::Node resolved = config::encode(cfg);
   fs::create_directories(dir);
-  Trainer trainer(std::move(cfg), std::move(resolved), dir, resuming, options);
+  // A distributed run when launched with the torchrun environment (WORLD_SIZE > 1).
+  std::shared_ptr<dist::Group> group;
+  if (auto env = dist::LaunchEnv::from_environment(); env && env->world_size > 1) {
+    if (cfg.device == "cuda") cfg.device = "cuda:" + std::to_string(env->local_rank);
+    group = std::make_shared<dist::Group>(*env, parse_device(cfg.device));
+  }
+  Trainer trainer(std::move(cfg), std::move(resolved), dir, resuming, options, std::move(group));
   return trainer.run();
 }
 

@@ -15,193 +15,49 @@
 ///   curves.png         training loss and the validation metric per epoch
 ///   eval.json          test metrics (written once, at the end, from best.pt)
 ///   train.log          the log lines of the run
-#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
-#include <vector>
 
-#include "core/config.h"
-#include "data/split.h"
-#include "data/transforms.h"
-#include "eval/retrieval.h"
-#include "synth/synth_faces.h"
+#include "train/train_config.h"
 
 namespace wtp::train {
 
-/// What validation and test measure.
-enum class EvalKind {
-  kRetrieval,       ///< embeddings of the split: Recall@K, MAP@R, R-precision (+ NMI at test)
-  kVerification,    ///< pairs of the split: distance or pair-head score -> accuracy, AUC
-  kClassification,  ///< binary label (eye state): accuracy, precision, recall, F1, AUC
-};
-WTP_ENUM_NAMES(EvalKind, {EvalKind::kRetrieval, "retrieval"},
-               {EvalKind::kVerification, "verification"},
-               {EvalKind::kClassification, "classification"})
-
-/// Whether a larger metric value is better.
-enum class Goal { kMax, kMin };
-WTP_ENUM_NAMES(Goal, {Goal::kMax, "max"}, {Goal::kMin, "min"})
-
-/// Which attribute of an item is its training label.
-enum class LabelKind {
-  kIdentity,  ///< the identity (class) label
-  kEyeState,  ///< 1 = eyes closed, 0 = open (CEW)
-};
-WTP_ENUM_NAMES(LabelKind, {LabelKind::kIdentity, "identity"}, {LabelKind::kEyeState, "eye_state"})
-
-struct DataOptions {
-  config::Component dataset;                 ///< the source dataset (registry name + options)
-  std::optional<config::Component> valid;   ///< separate validation dataset (else a split)
-  std::optional<config::Component> test;    ///< separate test dataset (else a split)
-  std::string test_pairs;                    ///< LFW-format pairs file on the test dataset
-  data::SplitOptions split;                  ///< split of `dataset` into train/valid/test
-  std::int64_t min_images = 1;               ///< training identities need this many images
-  LabelKind label = LabelKind::kIdentity;    ///< training label
-  data::PipelineOptions transforms;          ///< per-split transforms (no normalize: the
-                                             ///< model's preset is appended)
-  int workers = 2;                           ///< loader threads
-  int prefetch = 4;                          ///< batches decoded ahead
-  std::int64_t eval_batch_size = 64;         ///< batch size when embedding for evaluation
-  std::int64_t valid_pairs = 1000;           ///< verification: pairs drawn from the split
-
-  template <class V>
-  void visit(V& v) {
-    v("dataset", dataset, "source dataset: {name: lfw|celeba|cew|image_folder, ...}");
-    v("valid", valid, "separate validation dataset (default: a split of dataset)");
-    v("test", test, "separate test dataset (default: a split of dataset)");
-    v("test_pairs", test_pairs, "LFW-format pairs file evaluated on the test dataset");
-    v("split", split, "train/valid/test split of dataset (identity-disjoint by default)");
-    v("min_images", min_images, "training identities need at least this many images");
-    v("label", label, "training label: identity | eye_state");
-    v("transforms", transforms, "transforms per split (the model's normalisation is added)");
-    v("workers", workers, "loader threads");
-    v("prefetch", prefetch, "batches decoded ahead");
-    v("eval_batch_size", eval_batch_size, "batch size for evaluation passes");
-    v("valid_pairs", valid_pairs, "verification: pairs drawn from a split");
-  }
-  void validate() const;
-};
-
-struct EarlyStoppingOptions {
-  std::int64_t patience = 0;  ///< epochs without improvement before stopping (0 = never)
-  double min_delta = 0.0;     ///< smallest change that counts as an improvement
-  template <class V>
-  void visit(V& v) {
-    v("patience", patience, "epochs without improvement before stopping (0 = off)");
-    v("min_delta", min_delta, "smallest change that counts as an improvement");
-  }
-};
-
-struct StageOptions {
-  std::string name = "train";                          ///< shown in logs and metrics.csv
-  std::int64_t epochs = 1;                             ///< epochs of this stage
-  config::Component loss{"cross_entropy", {}};         ///< loss (registry)
-  config::Component sampler{"class_balanced", {}};     ///< training sampler (registry)
-  config::Component optimizer{"adam", {}};             ///< optimizer (registry)
-  config::Component scheduler{"constant", {}};         ///< learning-rate schedule (registry)
-  double clip_grad_norm = 0.0;                         ///< max gradient L2 norm (0 = off)
-  std::int64_t max_steps_per_epoch = 0;                ///< cap on steps per epoch (0 = all)
-  EarlyStoppingOptions early_stopping;                 ///< on the validation metric
-  std::vector<std::string> freeze;                     ///< model parts frozen in this stage
-  std::vector<std::string> unfreeze;                   ///< model parts unfrozen in this stage
-
-  template <class V>
-  void visit(V& v) {
-    v("name", name, "stage name");
-    v("epochs", epochs, "epochs of this stage");
-    v("loss", loss, "loss: contrastive | bce_pair | cross_entropy | group_loss");
-    v("sampler", sampler, "sampler: class_balanced | pairs | random | sequential");
-    v("optimizer", optimizer, "optimizer: adam | adamw | sgd");
-    v("scheduler", scheduler, "schedule: constant | step | multistep | cosine");
-    v("clip_grad_norm", clip_grad_norm, "max gradient L2 norm (0 = off)");
-    v("max_steps_per_epoch", max_steps_per_epoch, "cap on steps per epoch (0 = all)");
-    v("early_stopping", early_stopping, "early stopping on the validation metric");
-    v("freeze", freeze, "model parts (name prefixes) frozen in this stage");
-    v("unfreeze", unfreeze, "model parts unfrozen in this stage");
-  }
-  void validate() const;
-};
-
-struct ValidationOptions {
-  EvalKind kind = EvalKind::kRetrieval;  ///< what to measure
-  std::string metric = "recall_at_1";    ///< validation metric choosing the best checkpoint
-  Goal goal = Goal::kMax;                ///< larger is better (max) or smaller (min)
-  eval::RetrievalOptions retrieval;      ///< Recall@K options
-  bool clustering = true;                ///< test: k-means + NMI on the embeddings
-  template <class V>
-  void visit(V& v) {
-    v("kind", kind, "retrieval | verification | classification");
-    v("metric", metric, "validation metric that chooses the best checkpoint");
-    v("goal", goal, "max (larger is better) | min");
-    v("retrieval", retrieval, "retrieval metric options");
-    v("clustering", clustering, "at test: k-means + NMI on the embeddings");
-  }
-};
-
-/// Initial weights from another run's checkpoint or a PyTorch file.
-struct InitOptions {
-  std::string checkpoint;           ///< wtp checkpoint or torch.save file ("" = none)
-  std::string source_prefix;        ///< only tensors under this prefix, with it removed
-  std::string target_prefix;        ///< prepended to every name before loading
-  bool strict = true;               ///< every target parameter must be found
-  template <class V>
-  void visit(V& v) {
-    v("checkpoint", checkpoint, "wtp checkpoint or torch.save file to start from");
-    v("source_prefix", source_prefix, "take only tensors under this prefix (removed)");
-    v("target_prefix", target_prefix, "prefix added to every name (e.g. backbone.)");
-    v("strict", strict, "fail when a parameter under target_prefix is not found");
-  }
-};
-
-struct TrainConfig {
-  std::uint64_t seed = 0;                      ///< seed of everything random
-  std::string device = "cpu";                  ///< cpu | cuda | cuda:N
-  std::string out = "runs/run";                ///< run directory
-  std::optional<synth::SynthOptions> synth;    ///< generate synthetic data first if absent
-  DataOptions data;                            ///< datasets, splits, transforms, loader
-  config::Component model;                     ///< model (registry name + options)
-  InitOptions init;                            ///< initial weights
-  std::vector<StageOptions> stages;            ///< training stages, in order
-  ValidationOptions validation;                      ///< validation (and test) evaluation
-  bool test = true;                            ///< evaluate the test split at the end
-
-  template <class V>
-  void visit(V& v) {
-    v("seed", seed, "seed of everything random");
-    v("device", device, "cpu | cuda | cuda:N");
-    v("out", out, "run directory");
-    v("synth", synth, "generate wtp-synth data first when synth.out has none");
-    v("data", data, "datasets, splits, transforms and loader");
-    v("model", model, "model: registry name and options (num_classes: auto = train classes)");
-    v("init", init, "initial weights from a checkpoint");
-    v("stages", stages, "training stages, in order");
-    v("validation", validation, "validation and test evaluation");
-    v("test", test, "evaluate the test split once at the end");
-  }
-  void validate() const;
+/// What the trainer reports after each epoch's validation (RunOptions::on_epoch).
+struct EpochReport {
+  std::size_t stage = 0;                ///< index of the stage in the config
+  std::string stage_name;               ///< its name
+  std::int64_t epoch = 0;               ///< epochs completed in this stage (1-based)
+  std::int64_t epochs_done = 0;         ///< epochs completed over all stages so far
+  std::int64_t global_step = 0;         ///< optimizer steps over all stages
+  double mean_loss = 0.0;               ///< mean training loss of the epoch
+  std::map<std::string, double> valid;  ///< the validation report (empty: no validation)
+  std::optional<double> metric;         ///< validation.metric's value, if validated
 };
 
 /// Per-invocation settings that are not part of the experiment.
 struct RunOptions {
-  std::string resume;          ///< run directory to resume ("" = new run)
-  std::string device;          ///< overrides the config's device ("" = keep)
-  bool progress = true;        ///< show progress bars
+  std::string resume;    ///< run directory to resume ("" = new run)
+  std::string device;    ///< overrides the config's device ("" = keep)
+  bool progress = true;  ///< show progress bars
   /// Stop as on Ctrl-C after this many optimizer steps in this invocation (0 = never):
   /// last.pt is written and the run can be resumed (time-boxed jobs, tests).
   std::int64_t stop_after_steps = 0;
+  /// Called after every epoch (after validation and the checkpoints of that epoch).
+  /// Returning false ends the run there (RunResult::stopped; e.g. a tuner's pruner): no
+  /// further epochs or stages, no test evaluation.
+  std::function<bool(const EpochReport&)> on_epoch;
 };
 
 struct RunResult {
   std::string run_dir;
-  bool interrupted = false;                 ///< stopped by SIGINT/SIGTERM; resumable
-  double best_valid = 0.0;                  ///< best validation metric (last stage)
-  std::map<std::string, double> test;       ///< eval.json content
-  std::int64_t steps = 0;                   ///< optimizer steps done in this invocation
+  bool interrupted = false;            ///< stopped by SIGINT/SIGTERM; resumable
+  bool stopped = false;                ///< stopped by RunOptions::on_epoch
+  double best_valid = 0.0;             ///< best validation metric (last stage)
+  std::map<std::string, double> test;  ///< eval.json content
+  std::int64_t steps = 0;              ///< optimizer steps done in this invocation
 };
-
-/// Decodes and validates a configuration node (strict; errors name key, file and line).
-TrainConfig decode_train_config(const config::Node& node);
 
 /// Runs (or resumes) training. A new run refuses a non-empty run directory that holds a
 /// different run (UsageError naming it and --resume). Throws UsageError for configuration

@@ -1,0 +1,147 @@
+#include "export/export_checkpoint.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "download/md5.h"
+#include "train/evaluator.h"
+#include "train/run_data.h"
+#include "train/train_config.h"
+#include "train/trained_model.h"
+
+namespace wtp::exporter {
+
+namespace fs = std::filesystem;
+
+std::optional<double> validation_threshold(const fs::path& metrics_csv, const std::string& stage,
+                                           std::int64_t epoch) {
+  std::ifstream in(metrics_csv);
+  if (!in) return std::nullopt;
+  std::string line;
+  std::getline(in, line);  // header: stage,epoch,step,split,metric,value
+  std::optional<double> found;
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string row_stage, row_epoch, step, split, metric, value;
+    std::getline(ss, row_stage, ',');
+    std::getline(ss, row_epoch, ',');
+    std::getline(ss, step, ',');
+    std::getline(ss, split, ',');
+    std::getline(ss, metric, ',');
+    std::getline(ss, value, ',');
+    if (row_stage != stage || split != "valid" || metric != "threshold_mean") continue;
+    try {
+      if (std::stoll(row_epoch) == epoch) found = std::stod(value);  // the last one wins
+    } catch (const std::exception&) {
+      // .nan / .inf rows (or a damaged line) carry no usable threshold
+    }
+  }
+  return found;
+}
+
+ExportReport export_checkpoint(const std::string& checkpoint, const std::string& out,
+                               const ExportOptions& options) {
+  train::TrainedModel trained = train::load_trained_model(checkpoint, "cpu");
+  const auto& cfg = trained.config;
+  const auto& state = trained.state;
+  const auto stage_index = static_cast<std::size_t>(state.stage);
+  const std::string stage_name =
+      stage_index < cfg.stages.size() ? cfg.stages[stage_index].name : std::string();
+
+  download::Md5 md5;
+  md5.update(state.config_yaml);
+  nlohmann::json meta;
+  meta["config_md5"] = md5.hex_digest();
+  if (const config::Node* model = trained.config_node.find("model"))
+    meta["model_config"] = config::to_yaml(*model);
+  meta["checkpoint"] = {{"file", fs::path(checkpoint).filename().string()},
+                        {"stage", state.stage},
+                        {"stage_name", stage_name},
+                        {"epoch", state.epoch},
+                        {"global_step", state.global_step}};
+
+  // The verification threshold: what validation chose at the checkpoint's epoch, and what
+  // it applies to (it is only meaningful for the measure validation used).
+  nlohmann::json verification = {{"threshold", nullptr}};
+  const bool pair_head = trained.model->has_pair_head();
+  const bool measured_here = options.what == ExportKind::kEmbedding
+                                 ? !pair_head
+                                 : options.what == ExportKind::kSiamese && pair_head;
+  if (options.what == ExportKind::kLiveness) {
+    verification["reason"] = "not applicable to a liveness archive";
+  } else if (!measured_here) {
+    verification["reason"] = std::string("not applicable: verification of this model measures ") +
+                             (pair_head ? "the pair head's probability" : "embedding distances") +
+                             ", not what this archive returns";
+  } else if (cfg.validation.kind == train::EvalKind::kVerification) {
+    if (auto t = validation_threshold(trained.run_dir / "metrics.csv", stage_name, state.epoch)) {
+      verification["threshold"] = *t;
+      verification["source"] = "metrics.csv: valid threshold_mean at stage " + stage_name +
+                               " epoch " + std::to_string(state.epoch);
+    } else {
+      verification["reason"] = "not found: " + (trained.run_dir / "metrics.csv").string() +
+                               " has no valid threshold_mean at stage " + stage_name + " epoch " +
+                               std::to_string(state.epoch);
+    }
+  } else {
+    // Validated otherwise (e.g. retrieval): choose it now, as validation would have, with the
+    // verification protocol on pairs of the run's validation split.
+    try {
+      train::TrainConfig vcfg = cfg;
+      vcfg.validation.kind = train::EvalKind::kVerification;
+      vcfg.data.workers = 1;
+      vcfg.synth.reset();  // never generate data here: a missing dataset is reported below
+      auto data = train::load_run_data(vcfg, trained.run_dir / "splits.txt", /*reuse_split=*/true);
+      if (!data.has_valid) {
+        verification["reason"] = "not measured: the run has no validation split";
+      } else {
+        train::Evaluator evaluator(trained.model, vcfg, torch::kCPU);
+        const auto report = evaluator.evaluate(data.valid, "valid", /*test=*/false);
+        verification["threshold"] = report.at("threshold_mean");
+        verification["accuracy"] = report.at("accuracy_mean");
+        verification["source"] =
+            "chosen at export: 10-fold verification protocol on " +
+            std::to_string(static_cast<std::int64_t>(report.at("verification_pairs"))) +
+            " pairs of the run's validation split (validation.kind was " +
+            config::enum_name(cfg.validation.kind) + ")";
+      }
+    } catch (const std::exception& e) {
+      verification["reason"] =
+          std::string("not measured: the validation split could not be evaluated: ") + e.what();
+    }
+  }
+  verification["decision"] =
+      pair_head ? "same person iff sigmoid(pair logit) <= threshold"
+                : "same person iff the Euclidean distance between the two embeddings <= threshold";
+  meta["verification"] = verification;
+  return export_model(trained.model, out, options, meta);
+}
+
+std::vector<ExportReport> export_run(const fs::path& run_dir,
+                                     const std::vector<std::string>& what) {
+  require(!what.empty(),
+          "export.what: give at least one of: " + config::enum_choices<ExportKind>());
+  std::vector<ExportReport> reports;
+  for (const auto& name : what) {
+    ExportOptions options;
+    options.what = config::parse_enum<ExportKind>(name, "export.what");
+    require(options.what != ExportKind::kDetector,
+            "export.what: 'detector' exports MTCNN, not a trained model (use wtp-export --what "
+            "detector --weights DIR)");
+    const fs::path out =
+        what.size() == 1 ? run_dir / "model.ts" : run_dir / ("model_" + name + ".ts");
+    reports.push_back(
+        export_checkpoint((run_dir / "checkpoints" / "best.pt").string(), out.string(), options));
+  }
+  return reports;
+}
+
+std::vector<ExportReport> export_configured(const fs::path& run_dir) {
+  const auto cfg =
+      train::decode_train_config(config::load_file((run_dir / "config.yaml").string()));
+  if (!cfg.export_.enabled) return {};
+  return export_run(run_dir, cfg.export_.what);
+}
+
+}  // namespace wtp::exporter

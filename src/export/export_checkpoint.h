@@ -1,0 +1,47 @@
+#pragma once
+/// Export of a trained run's model (`wtp-export --checkpoint`, and `wtp-train` at the end of
+/// a run whose config has `export: {enabled: true}`): the checkpoint's model through
+/// export_model(), with the run's facts in meta.json:
+///   config_md5        MD5 of the run's resolved configuration (the checkpoint's copy)
+///   model_config      that configuration's `model` section (YAML text)
+///   checkpoint        stage, stage name, epoch and global step of the checkpoint
+///   verification      the verification threshold chosen on validation, with what it
+///                     applies to: for runs validated by verification, metrics.csv's `valid`
+///                     `threshold_mean` at the checkpoint's epoch; for runs validated
+///                     otherwise (retrieval), chosen at export by the same 10-fold protocol
+///                     on pairs of the run's validation split (RUN_DIR/splits.txt); null
+///                     with the reason when not applicable or the data is not available
+///   liveness          (liveness archives) the decision threshold and the blink rule
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "export/export_model.h"
+
+namespace wtp::exporter {
+
+/// The `threshold_mean` of the `valid` rows of `metrics_csv` (stage,epoch,step,split,
+/// metric,value) at stage `stage` and epoch `epoch`; nullopt when the file or the row is
+/// absent (e.g. a run validated by retrieval, which measures no threshold).
+std::optional<double> validation_threshold(const std::filesystem::path& metrics_csv,
+                                           const std::string& stage, std::int64_t epoch);
+
+/// Exports the model of the wtp checkpoint `checkpoint` (train::load_trained_model, on the
+/// CPU) as options.what to `out`, with the run's metadata (see the top of this file).
+/// Throws as load_trained_model and export_model.
+ExportReport export_checkpoint(const std::string& checkpoint, const std::string& out,
+                               const ExportOptions& options);
+
+/// The archives a finished run writes for the kinds in `what` (names as ExportKind):
+/// RUN_DIR/model.ts for a single kind, RUN_DIR/model_<kind>.ts for each of several. The
+/// model is RUN_DIR/checkpoints/best.pt. Throws UsageError for an unknown kind.
+std::vector<ExportReport> export_run(const std::filesystem::path& run_dir,
+                                     const std::vector<std::string>& what);
+
+/// What wtp-train does when a run has finished: reads RUN_DIR/config.yaml and, when its
+/// `export.enabled` is true, export_run(run_dir, export.what); else nothing (empty result).
+std::vector<ExportReport> export_configured(const std::filesystem::path& run_dir);
+
+}  // namespace wtp::exporter
