@@ -30,31 +30,18 @@ const fs::path& synth_dir() {
   return dir.path();
 }
 
-/// A tiny run (30 identities x 6 images at 32 px, small CNN) as a config file in `dir`;
-/// `stages` is the YAML list of stages, `model_extra` extra keys of the model.
+/// A tiny run (tests/support's tiny base: 30 identities x 6 images at 32 px, small CNN,
+/// the synthetic data shared by this file's tests) as a config file in `dir`; `stages` is
+/// the YAML list of stages, `model_extra` extra keys of the model (indented by 2).
 fs::path write_config(const fs::path& dir, const std::string& stages,
                       const std::string& model_extra = "") {
+  std::ofstream(dir / "tiny_base.yaml") << wtp::test::tiny_base_yaml(synth_dir());
   std::ostringstream y;
-  y << "seed: 5\n"
-    << "out: " << (dir / "run").string() << "\n"
-    << "synth: {out: " << synth_dir().string()
-    << ", identities: 30, images_per_identity: 6, size: 32, seed: 1, threads: 1}\n"
-    << "data:\n"
-    << "  dataset: {name: celeba, root: " << (synth_dir() / "celeba").string() << "}\n"
-    << "  split: {mode: identity, train: 0.6, valid: 0.2, test: 0.2, seed: 0}\n"
-    << "  workers: 1\n"
-    << "  transforms:\n"
-    << "    train: [{name: resize, size: 32}]\n"
-    << "    eval: [{name: resize, size: 32}]\n"
-    << "model:\n"
-    << "  name: embedding_head\n"
-    << "  backbone: {name: siamese_cnn, input_size: 32, channels: [8, 16, 32], hidden: [64],\n"
-    << "             embedding_dim: 32, dropout: 0.0, init_gain: 1.0}\n"
-    << "  num_classes: auto\n"
-    << model_extra
-    << "validation: {kind: retrieval, metric: recall_at_1, retrieval: {ks: [1, 2]}}\n"
-    << "stages:\n"
-    << stages;
+  y << "include: tiny_base.yaml\n"
+    << "seed: 5\n"
+    << "out: " << (dir / "run").string() << "\n";
+  if (!model_extra.empty()) y << "model:\n" << model_extra;
+  y << "stages:\n" << stages;
   const fs::path path = dir / "config.yaml";
   std::ofstream(path) << y.str();
   return path;

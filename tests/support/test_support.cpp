@@ -1,6 +1,5 @@
 #include "test_support.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -9,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <sys/wait.h>
 
 namespace wtp::test {
 
@@ -60,6 +60,33 @@ std::string read_file(const std::filesystem::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+std::string tiny_base_yaml(const std::filesystem::path& dir, int identities) {
+  const std::string synth = (dir / "synth").string();
+  std::ostringstream y;
+  y << "seed: 3\n"
+    << "out: " << (dir / "run").string() << "\n"
+    << "synth: {out: " << synth << ", identities: " << identities
+    << ", images_per_identity: 6, size: 32, seed: 1, threads: 1}\n"
+    << "data:\n"
+    << "  dataset: {name: celeba, root: " << synth << "/celeba}\n"
+    << "  split: {mode: identity, train: 0.6, valid: 0.2, test: 0.2, seed: 0}\n"
+    << "  workers: 1\n"
+    << "  transforms: {train: [{name: resize, size: 32}], eval: [{name: resize, size: 32}]}\n"
+    << "model:\n"
+    << "  name: embedding_head\n"
+    << "  backbone: {name: siamese_cnn, input_size: 32, channels: [8, 16, 32], hidden: [64],\n"
+    << "             embedding_dim: 32, dropout: 0.0, init_gain: 1.0}\n"
+    << "  num_classes: auto\n"
+    << "validation: {kind: retrieval, metric: recall_at_1, retrieval: {ks: [1, 2]}}\n";
+  return y.str();
+}
+
+std::filesystem::path write_tiny_base(const std::filesystem::path& dir, int identities) {
+  const auto path = dir / "tiny_base.yaml";
+  std::ofstream(path) << tiny_base_yaml(dir, identities);
+  return path;
 }
 
 }  // namespace wtp::test

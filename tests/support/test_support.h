@@ -39,6 +39,18 @@ CommandResult run_command(const std::string& command);
 /// Reads a whole file as bytes.
 std::string read_file(const std::filesystem::path& path);
 
+/// The shared part of the tests' tiny training runs, as YAML: seed 3, run directory
+/// DIR/run, wtp-synth data in DIR/synth (`identities` x 6 images at 32 px), an identity
+/// split 0.6/0.2/0.2, one loader worker, resize-to-32 transforms, a small CNN embedding
+/// head (channels [8, 16, 32], hidden [64], 32-d, no dropout) with `num_classes: auto`,
+/// retrieval validation on recall_at_1 (ks [1, 2]). No stages: a test adds them and its
+/// overrides, either by merging (config::merge) or through `include:` of a file holding
+/// this text (write_tiny_base).
+std::string tiny_base_yaml(const std::filesystem::path& dir, int identities = 30);
+
+/// Writes tiny_base_yaml(dir, identities) to DIR/tiny_base.yaml and returns that path.
+std::filesystem::path write_tiny_base(const std::filesystem::path& dir, int identities = 30);
+
 }  // namespace wtp::test
 
 /// Skips the current test (with a visible message) when ../shared is missing.

@@ -17,24 +17,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A tiny two-stage recipe (classification, then Group Loss) on synthetic faces.
+/// A tiny two-stage recipe (classification, then Group Loss) on synthetic faces
+/// (tests/support's tiny base with 20 identities, dropout and flips on).
 void write_recipe(const fs::path& dir) {
+  wtp::test::write_tiny_base(dir, 20);
   std::ofstream(dir / "recipe.yaml")
-      << "seed: 3\n"
-      << "synth: {out: " << (dir / "synth").string()
-      << ", identities: 20, images_per_identity: 6, size: 32, seed: 1, threads: 1}\n"
-      << "data:\n"
-      << "  dataset: {name: celeba, root: " << (dir / "synth" / "celeba").string() << "}\n"
-      << "  split: {mode: identity, train: 0.6, valid: 0.2, test: 0.2, seed: 0}\n"
-      << "  transforms:\n"
-      << "    train: [{name: horizontal_flip}, {name: resize, size: 32}]\n"
-      << "    eval: [{name: resize, size: 32}]\n"
-      << "model:\n"
-      << "  name: embedding_head\n"
-      << "  backbone: {name: siamese_cnn, input_size: 32, channels: [8, 16, 32], hidden: [64],\n"
-      << "             embedding_dim: 32, dropout: 0.1, init_gain: 1.0}\n"
-      << "  num_classes: auto\n"
-      << "validation: {kind: retrieval, metric: recall_at_1, retrieval: {ks: [1, 2]}}\n"
+      << "include: tiny_base.yaml\n"
+      << "data: {transforms: {train: [{name: horizontal_flip}, {name: resize, size: 32}]}}\n"
+      << "model: {backbone: {dropout: 0.1}}\n"
       << "stages:\n"
       << "  - {name: classification, epochs: 2, loss: cross_entropy,\n"
       << "     sampler: {name: class_balanced, classes_per_batch: 6, images_per_class: 3},\n"

@@ -14,22 +14,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A small recipe on synthetic data, long enough to be interrupted mid-run.
+/// A small recipe on synthetic data (tests/support's tiny base with 20 identities and an
+/// even smaller CNN), long enough to be interrupted mid-run.
 void write_recipe(const fs::path& dir) {
+  wtp::test::write_tiny_base(dir, 20);
   std::ofstream(dir / "recipe.yaml")
-      << "out: " << (dir / "run").string() << "\n"
-      << "synth: {out: " << (dir / "synth").string()
-      << ", identities: 20, images_per_identity: 6, size: 32, threads: 1}\n"
-      << "data:\n"
-      << "  dataset: {name: celeba, root: " << (dir / "synth" / "celeba").string() << "}\n"
-      << "  split: {train: 0.6, valid: 0.2, test: 0.2}\n"
-      << "  workers: 1\n"
-      << "  transforms: {train: [{name: resize, size: 32}], eval: [{name: resize, size: 32}]}\n"
+      << "include: tiny_base.yaml\n"
       << "model:\n"
-      << "  name: embedding_head\n"
-      << "  backbone: {name: siamese_cnn, input_size: 32, channels: [4, 8, 8], hidden: [32],\n"
-      << "             embedding_dim: 16}\n"
-      << "  num_classes: auto\n"
+      << "  backbone: {channels: [4, 8, 8], hidden: [32], embedding_dim: 16}\n"
       << "validation: {retrieval: {ks: [1]}}\n"
       << "stages:\n"
       << "  - {name: long, epochs: 200, loss: cross_entropy,\n"

@@ -1,6 +1,5 @@
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <torch/torch.h>
 
 #include "catch_torch.h"
@@ -16,40 +15,29 @@ using wtp::train::RunOptions;
 
 namespace {
 
-/// A small synthetic run: 30 identities x 6 images at 32 px, a tiny CNN, a classification
-/// stage then a Group Loss stage. `extra` is appended (YAML) to override keys.
+/// A small synthetic run (tests/support's tiny base: 30 identities x 6 images at 32 px, a
+/// tiny CNN), a classification stage then a Group Loss stage. `extra` (YAML) is merged on
+/// top to override keys.
 config::Node small_run(const fs::path& dir, const std::string& extra = "") {
-  std::ostringstream y;
-  y << "seed: 3\n"
-    << "out: " << (dir / "run").string() << "\n"
-    << "synth: {out: " << (dir / "synth").string()
-    << ", identities: 30, images_per_identity: 6, size: 32, seed: 1, threads: 1}\n"
-    << "data:\n"
-    << "  dataset: {name: celeba, root: " << (dir / "synth" / "celeba").string() << "}\n"
-    << "  split: {mode: identity, train: 0.6, valid: 0.2, test: 0.2, seed: 0}\n"
-    << "  workers: 1\n"
-    << "  transforms:\n"
-    << "    train: [{name: horizontal_flip}, {name: resize, size: 32}]\n"
-    << "    eval: [{name: resize, size: 32}]\n"
-    << "model:\n"
-    << "  name: embedding_head\n"
-    << "  backbone: {name: siamese_cnn, input_size: 32, channels: [8, 16, 32], hidden: [64],\n"
-    << "             embedding_dim: 32, dropout: 0.0, init_gain: 1.0}\n"
-    << "  num_classes: auto\n"
-    << "validation: {kind: retrieval, metric: recall_at_1, retrieval: {ks: [1, 2, 4]}}\n"
-    << "stages:\n"
-    << "  - name: classification\n"
-    << "    epochs: 3\n"
-    << "    loss: cross_entropy\n"
-    << "    sampler: {name: class_balanced, classes_per_batch: 6, images_per_class: 3}\n"
-    << "    optimizer: {name: adam, lr: 0.002}\n"
-    << "  - name: group\n"
-    << "    epochs: 3\n"
-    << "    loss: {name: group_loss, temperature: 12, labelled_per_class: 1}\n"
-    << "    sampler: {name: class_balanced, classes_per_batch: 6, images_per_class: 3}\n"
-    << "    optimizer: {name: adam, lr: 0.001}\n"
-    << "    scheduler: {name: step, step_size: 2, gamma: 0.5}\n";
-  auto node = config::parse(y.str(), "small_run.yaml");
+  auto node = config::parse(wtp::test::tiny_base_yaml(dir), "tiny_base.yaml");
+  config::merge(node, config::parse(R"(
+data:
+  transforms: {train: [{name: horizontal_flip}, {name: resize, size: 32}]}
+validation: {retrieval: {ks: [1, 2, 4]}}
+stages:
+  - name: classification
+    epochs: 3
+    loss: cross_entropy
+    sampler: {name: class_balanced, classes_per_batch: 6, images_per_class: 3}
+    optimizer: {name: adam, lr: 0.002}
+  - name: group
+    epochs: 3
+    loss: {name: group_loss, temperature: 12, labelled_per_class: 1}
+    sampler: {name: class_balanced, classes_per_batch: 6, images_per_class: 3}
+    optimizer: {name: adam, lr: 0.001}
+    scheduler: {name: step, step_size: 2, gamma: 0.5}
+)",
+                                    "small_run.yaml"));
   if (!extra.empty()) config::merge(node, config::parse(extra, "extra.yaml"));
   return node;
 }

@@ -22,25 +22,16 @@ using namespace wtp::tune;
 
 namespace {
 
-/// A tiny training config on synthetic data (as tests/train): 24 identities x 6 images
-/// at 32 px, a tiny CNN, a classification stage then a Group Loss stage.
+/// A tiny training config on synthetic data (tests/support's tiny base with 24 identities
+/// and an even smaller CNN), a classification stage then a Group Loss stage.
 void write_base(const fs::path& dir) {
+  wtp::test::write_tiny_base(dir, 24);
   std::ofstream(dir / "base.yaml")
-      << "seed: 3\n"
+      << "include: tiny_base.yaml\n"
       << "out: " << (dir / "unused").string() << "\n"
-      << "synth: {out: " << (dir / "synth").string()
-      << ", identities: 24, images_per_identity: 6, size: 32, seed: 1, threads: 1}\n"
-      << "data:\n"
-      << "  dataset: {name: celeba, root: " << (dir / "synth" / "celeba").string() << "}\n"
-      << "  split: {mode: identity, train: 0.6, valid: 0.2, test: 0.2, seed: 0}\n"
-      << "  workers: 1\n"
-      << "  transforms: {train: [{name: resize, size: 32}], eval: [{name: resize, size: 32}]}\n"
       << "model:\n"
-      << "  name: embedding_head\n"
-      << "  backbone: {name: siamese_cnn, input_size: 32, channels: [4, 8, 8], hidden: [32],\n"
-      << "             embedding_dim: 16}\n"
-      << "  num_classes: auto\n"
-      << "validation: {kind: retrieval, metric: recall_at_1, retrieval: {ks: [1]}}\n"
+      << "  backbone: {channels: [4, 8, 8], hidden: [32], embedding_dim: 16}\n"
+      << "validation: {retrieval: {ks: [1]}}\n"
       << "stages:\n"
       << "  - name: classification\n"
       << "    epochs: 5\n"
