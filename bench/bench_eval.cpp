@@ -6,7 +6,8 @@
 //   bench_eval make-data OUT_DIR N D SEED [PER]   writes OUT_DIR/embeddings.npy, labels.npy
 //       identity sizes LFW-like (default) or, with PER, N / PER identities of PER images
 //   bench_eval retrieval E.npy L.npy [BLOCK]
-//   bench_eval kmeans E.npy L.npy RESTARTS [SEED]
+//   bench_eval kmeans E.npy L.npy RESTARTS [SEED [CANDIDATES]]
+//       greedy k-means++ with CANDIDATES per step (default 0 = 2 + ln k; 1 = classic)
 //
 // Each measuring mode prints one JSON line: the phase, wall seconds (excluding loading),
 // peak resident memory of the process and its baseline after loading the data, and the
@@ -34,6 +35,15 @@ double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is KiB on Linux
+}
+
+/// User + system CPU seconds of the process so far (on a loaded machine, wall time alone
+/// hides how much CPU a run got).
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
 double current_rss_mib() {
@@ -146,6 +156,7 @@ int main(int argc, char** argv) {
       out["d"] = e.size(1);
       out["threads"] = at::get_num_threads();
       const auto t0 = std::chrono::steady_clock::now();
+      const double cpu0 = cpu_seconds();
       if (args[0] == "retrieval") {
         wtp::eval::RetrievalOptions o;
         o.ks = {1, 2, 4, 8};
@@ -162,16 +173,19 @@ int main(int argc, char** argv) {
         o.clusters = std::get<0>(at::_unique(l)).numel();
         o.restarts = args.size() >= 4 ? std::stoi(args[3]) : 1;
         o.seed = args.size() >= 5 ? std::stoull(args[4]) : 0;
+        o.candidates = args.size() >= 6 ? std::stoi(args[5]) : 0;
         auto en = wtp::eval::l2_normalize_rows(e);
         auto r = wtp::eval::kmeans(en, o);
         const double nmi = wtp::eval::normalized_mutual_info(l, r.assignments);
         out["seconds"] = seconds_since(t0);
         out["clusters"] = o.clusters;
         out["restarts"] = o.restarts;
+        out["candidates"] = wtp::eval::kmeans_candidates(o.clusters, o.candidates);
         out["iterations"] = r.iterations;
         out["inertia"] = r.inertia;
         out["nmi"] = nmi;
       }
+      out["cpu_seconds"] = cpu_seconds() - cpu0;
       out["peak_rss_mib"] = peak_rss_mib();
       out["baseline_rss_mib"] = baseline;
       std::cout << out.dump() << std::endl;
@@ -179,7 +193,7 @@ int main(int argc, char** argv) {
     }
     std::cerr
         << "usage: bench_eval make-data OUT_DIR N D SEED [PER] | retrieval E.npy L.npy [BLOCK] | "
-           "kmeans E.npy L.npy RESTARTS [SEED]\n";
+           "kmeans E.npy L.npy RESTARTS [SEED [CANDIDATES]]\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "bench_eval: " << e.what() << "\n";

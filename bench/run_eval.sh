@@ -9,6 +9,11 @@
 # and 50,000 x 512 with 5,000 identities of 10 images. Environment:
 #   RESTARTS     k-means restarts for both sides (sklearn n_init), default 1
 #   PEER_KMEANS  0 to skip the sklearn k-means runs (they take minutes)
+#   PEER_TIMEOUT seconds after which a sklearn run (chunked retrieval, k-means) is stopped
+#                (default 3600)
+#   CLASSIC      1 to also run wtp k-means with one-draw (classic) k-means++
+#   SETS         which sets to run (default "lfw big")
+#   SUMMARY_ONLY a results.jsonl (or several, space-separated) to summarise without running
 #   PYTHON       a python3 with numpy + scikit-learn (default: python3, else /usr/bin/python3)
 # Results: WORK_DIR/results.jsonl (one JSON line per run) and a summary table on stdout.
 set -euo pipefail
@@ -17,6 +22,9 @@ build=${1:-build}
 work=${2:-$(mktemp -d -t wtp-bench-eval-XXXX)}
 restarts=${RESTARTS:-1}
 peer_kmeans=${PEER_KMEANS:-1}
+peer_timeout=${PEER_TIMEOUT:-3600}
+classic=${CLASSIC:-0}
+sets=${SETS:-lfw big}
 bench="$build/bin/bench_eval"
 [[ -x "$bench" ]] || { echo "missing $bench: build with -DWTP_BUILD_BENCH=ON first" >&2; exit 2; }
 py=${PYTHON:-python3}
@@ -26,21 +34,35 @@ if ! "$py" -c "import sklearn" 2>/dev/null; then
 fi
 mkdir -p "$work"
 results="$work/results.jsonl"
-: > "$results"
+if [[ -n "${SUMMARY_ONLY:-}" ]]; then
+  # shellcheck disable=SC2086
+  cat $SUMMARY_ONLY > "$results"
+  sets=""
+else
+  : > "$results"
+fi
 echo "work dir: $work" >&2
 
-run() {  # run LABEL COMMAND...: appends {"set": LABEL, "tool": ..., ...} to results
+run() {  # run LABEL TOOL COMMAND...: appends {"set": LABEL, "tool": TOOL, ...} to results,
+         # with the 1-minute load average before and after the run (the machine is shared)
   local label=$1 tool=$2; shift 2
   echo "== $label $tool: $*" >&2
-  local line
-  line=$("$@") || { echo "   failed (exit $?)" >&2; return 0; }
+  local line load0 load1 rc=0
+  load0=$(cut -d' ' -f1 /proc/loadavg)
+  line=$("$@") || rc=$?
+  load1=$(cut -d' ' -f1 /proc/loadavg)
+  if (( rc != 0 )); then
+    echo "   failed or timed out (exit $rc)" >&2
+    return 0
+  fi
   echo "$line" >&2
-  "$py" -c 'import json,sys; d=json.loads(sys.argv[3]); d["set"]=sys.argv[1]; d["tool"]=sys.argv[2]; print(json.dumps(d))' \
-    "$label" "$tool" "$line" >> "$results"
+  "$py" -c 'import json,sys; d=json.loads(sys.argv[3]); d["set"]=sys.argv[1]; d["tool"]=sys.argv[2]; d["load_before"]=float(sys.argv[4]); d["load_after"]=float(sys.argv[5]); print(json.dumps(d))' \
+    "$label" "$tool" "$line" "$load0" "$load1" >> "$results"
 }
 
 for spec in "lfw 13233 1024 0" "big 50000 512 10"; do
   read -r label n d per <<< "$spec"
+  [[ " $sets " == *" $label "* ]] || continue
   dir="$work/$label"
   mkdir -p "$dir"
   if [[ "$per" == 0 ]]; then "$bench" make-data "$dir" "$n" "$d" 1 >&2
@@ -50,22 +72,31 @@ for spec in "lfw 13233 1024 0" "big 50000 512 10"; do
   if (( n <= 20000 )); then  # the full N x N route needs ~ 12 N^2 bytes
     run "$label" sklearn-full "$py" "$here/eval_sklearn.py" retrieval "$e" "$l"
   fi
-  run "$label" sklearn-chunked "$py" "$here/eval_sklearn.py" retrieval "$e" "$l" --chunked
+  run "$label" sklearn-chunked timeout "$peer_timeout" "$py" "$here/eval_sklearn.py" retrieval \
+    "$e" "$l" --chunked
   run "$label" wtp "$bench" kmeans "$e" "$l" "$restarts" 0
+  if [[ "$classic" == 1 ]]; then
+    run "$label" wtp-classic "$bench" kmeans "$e" "$l" "$restarts" 0 1
+  fi
   if [[ "$peer_kmeans" == 1 ]]; then
-    run "$label" sklearn "$py" "$here/eval_sklearn.py" kmeans "$e" "$l" --n-init "$restarts" --seed 0
+    run "$label" sklearn timeout "$peer_timeout" "$py" "$here/eval_sklearn.py" kmeans "$e" "$l" \
+      --n-init "$restarts" --seed 0
   fi
 done
 
 "$py" - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"{'set':5} {'phase':9} {'tool':16} {'seconds':>8} {'peak MiB':>9} {'+MiB':>7}  metrics")
+print(f"{'set':5} {'phase':9} {'tool':16} {'seconds':>8} {'cpu s':>8} {'peak MiB':>9} {'+MiB':>7} "
+      f"{'load':>10}  metrics")
 for r in rows:
     extra = {k: round(v, 4) for k, v in r.items() if k in
-             ("recall_at_1", "recall_at_8", "map_at_r", "nmi", "iterations", "clusters")}
-    print(f"{r['set']:5} {r['phase']:9} {r['tool']:16} {r['seconds']:8.2f} {r['peak_rss_mib']:9.0f} "
-          f"{r['peak_rss_mib'] - r['baseline_rss_mib']:7.0f}  {extra}")
+             ("recall_at_1", "recall_at_8", "map_at_r", "nmi", "iterations", "clusters",
+              "restarts", "n_init", "candidates")}
+    load = f"{r['load_before']:.1f}-{r['load_after']:.1f}"
+    cpu = r.get("cpu_seconds", float("nan"))
+    print(f"{r['set']:5} {r['phase']:9} {r['tool']:16} {r['seconds']:8.2f} {cpu:8.2f} {r['peak_rss_mib']:9.0f} "
+          f"{r['peak_rss_mib'] - r['baseline_rss_mib']:7.0f} {load:>10}  {extra}")
 def get(s, p, t):
     return next((r for r in rows if r["set"] == s and r["phase"] == p and r["tool"] == t), None)
 print()
@@ -79,8 +110,12 @@ for s in ("lfw", "big"):
                   f"{o['peak_rss_mib'] - o['baseline_rss_mib']:.0f} MiB, "
                   f"|d recall@1| {abs(w['recall_at_1'] - o['recall_at_1']):.2g}, "
                   f"|d MAP@R| {abs(w['map_at_r'] - o['map_at_r']):.2g}")
-    w, o = get(s, "kmeans", "wtp"), get(s, "kmeans", "sklearn")
-    if w and o:
-        print(f"{s} k-means+NMI vs sklearn: {o['seconds'] / w['seconds']:.1f}x faster, "
-              f"NMI {w['nmi']:.4f} vs {o['nmi']:.4f} (diff {w['nmi'] - o['nmi']:+.4f})")
+    o = get(s, "kmeans", "sklearn")
+    for t in ("wtp", "wtp-classic"):
+        w = get(s, "kmeans", t)
+        if w and o:
+            print(f"{s} k-means+NMI {t} (restarts {w['restarts']}, {w['candidates']} k-means++ "
+                  f"candidates) vs sklearn KMeans(n_init={o['n_init']}): "
+                  f"{o['seconds'] / w['seconds']:.1f}x faster, "
+                  f"NMI {w['nmi']:.4f} vs {o['nmi']:.4f} (diff {w['nmi'] - o['nmi']:+.4f})")
 PY

@@ -135,42 +135,80 @@ Report evaluate_pair_scores(const PairScores& pairs, const EvalOptions& options,
       verification_protocol(pairs.distance, pairs.same, pairs.fold, options.verification);
   Report report;
   v.add_to(report);
-  if (options.plots && !plot_dir.empty()) {
-    PlotOptions roc;
-    roc.title = "ROC over all pairs (AUC " + format_metric(v.roc.auc) + ")";
-    roc.x_label = "false accept rate (log scale)";
-    roc.y_label = "true accept rate";
-    roc.log_x = true;
-    roc.y_min = 0.0;
-    roc.y_max = 1.0;
-    roc.markers = {{1e-3, "FAR 1e-3"}, {1e-2, "FAR 1e-2"}};
-    save_plot((plot_dir / "roc.png").string(), {{"ROC", v.roc.far, v.roc.tar}}, roc);
-
-    PlotOptions ta;
-    ta.title = "Accuracy vs threshold (same iff distance <= threshold)";
-    ta.x_label = "distance threshold";
-    ta.y_label = "accuracy";
-    ta.markers.push_back({v.threshold_mean, "10-fold mean " + format_metric(v.threshold_mean)});
-    if (v.old_sweep) ta.markers.push_back({v.old_sweep->threshold, "old sweep (leaky)"});
-    std::vector<double> ft, fa;
-    for (const auto& f : v.folds) {
-      ft.push_back(f.threshold);
-      fa.push_back(f.accuracy);
-    }
-    PlotSeries folds{"held-out fold accuracy", ft, fa};
-    folds.markers = true;
-    folds.line = false;
-    save_plot((plot_dir / "threshold_accuracy.png").string(),
-              {{"all pairs", v.all_pairs_curve.threshold, v.all_pairs_curve.accuracy}, folds}, ta);
-  }
+  if (options.plots && !plot_dir.empty()) write_verification_plots(v, plot_dir);
   return report;
+}
+
+std::filesystem::path report_path(const std::string& out) {
+  require(!out.empty(), "--out must name the report file or a directory, e.g. report.json");
+  std::filesystem::path p(out);
+  if (p.extension() == ".json") return p;
+  return p / "report.json";
+}
+
+void write_report_files(const std::filesystem::path& json_path, const Report& report,
+                        const std::string& title) {
+  if (json_path.has_parent_path()) std::filesystem::create_directories(json_path.parent_path());
+  write_report_json(json_path, report);
+  std::filesystem::path md = json_path;
+  md.replace_extension(".md");
+  if (md == json_path) md += ".md";
+  write_report_markdown(md, report, title);
+}
+
+void write_verification_plots(const VerificationResult& v, const std::filesystem::path& dir,
+                              const std::string& prefix) {
+  std::filesystem::create_directories(dir);
+  PlotOptions roc;
+  roc.title = "ROC over all pairs (AUC " + format_metric(v.roc.auc) + ")";
+  roc.x_label = "false accept rate (log scale)";
+  roc.y_label = "true accept rate";
+  roc.log_x = true;
+  roc.y_min = 0.0;
+  roc.y_max = 1.0;
+  roc.markers = {{1e-3, "FAR 1e-3"}, {1e-2, "FAR 1e-2"}};
+  save_plot((dir / (prefix + "roc.png")).string(), {{"ROC", v.roc.far, v.roc.tar}}, roc);
+
+  PlotOptions ta;
+  ta.title = "Accuracy vs threshold (same iff distance <= threshold)";
+  ta.x_label = "distance threshold";
+  ta.y_label = "accuracy";
+  ta.markers.push_back({v.threshold_mean, "10-fold mean " + format_metric(v.threshold_mean)});
+  if (v.old_sweep) ta.markers.push_back({v.old_sweep->threshold, "old sweep (leaky)"});
+  std::vector<double> ft, fa;
+  for (const auto& f : v.folds) {
+    ft.push_back(f.threshold);
+    fa.push_back(f.accuracy);
+  }
+  PlotSeries folds{"held-out fold accuracy", ft, fa};
+  folds.markers = true;
+  folds.line = false;
+  save_plot((dir / (prefix + "threshold_accuracy.png")).string(),
+            {{"all pairs", v.all_pairs_curve.threshold, v.all_pairs_curve.accuracy}, folds}, ta);
+}
+
+std::filesystem::path labels_path_for(const std::filesystem::path& embeddings) {
+  std::filesystem::path p = embeddings;
+  p.replace_extension(".labels.npy");
+  return p;
+}
+
+void save_embeddings(const std::filesystem::path& path, const torch::Tensor& embeddings,
+                     const torch::Tensor& labels) {
+  require(path.extension() == ".npy",
+          "--save-embeddings must name a .npy file, got '" + path.string() + "'");
+  require(embeddings.dim() == 2 && labels.dim() == 1 && labels.size(0) == embeddings.size(0),
+          "save_embeddings: expected embeddings [N, D] and labels [N]");
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  io::write_npy(path, embeddings.to(torch::kCPU, torch::kFloat).contiguous());
+  io::write_npy(labels_path_for(path), labels.to(torch::kCPU, torch::kLong).contiguous());
 }
 
 Report run_eval(const EvalOptions& options) {
   options.validate();
   options.retrieval.validate();
   options.kmeans.validate();
-  const std::filesystem::path out(options.out);
+  const std::filesystem::path out = report_path(options.out);
   const std::filesystem::path dir = out.has_parent_path() ? out.parent_path() : ".";
   Report report;
   std::string title;
@@ -192,12 +230,7 @@ Report run_eval(const EvalOptions& options) {
     report = evaluate_pair_scores(pairs, options, dir);
     title = "wtp-eval: " + options.pair_scores;
   }
-  std::filesystem::create_directories(dir);
-  write_report_json(out, report);
-  std::filesystem::path md = out;
-  md.replace_extension(".md");
-  if (md == out) md += ".md";
-  write_report_markdown(md, report, title);
+  write_report_files(out, report, title);
   return report;
 }
 

@@ -5,7 +5,8 @@
 /// the flat report.
 ///
 /// The checkpoint workflow (embed a configured dataset with a trained model) needs the
-/// trainer and models; it will be added here as another input kind by that work.
+/// trainer, so it lives in the tool (`wtp-eval --checkpoint`, through train::Evaluator); it
+/// writes its outputs with the helpers below.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -23,7 +24,7 @@ struct EvalOptions {
   std::string embeddings;            ///< .npy of real embeddings [N, D] (with `labels`)
   std::string labels;                ///< .npy of integer labels [N]
   std::string pair_scores;           ///< CSV with header fold,same,distance
-  std::string out = "report.json";   ///< report path; report.md and *.png go beside it
+  std::string out = "report.json";   ///< report path or directory (see report_path())
   bool plots = true;                 ///< write roc.png and threshold_accuracy.png (pair scores)
   bool clustering = true;            ///< run k-means + NMI on embeddings
   bool ami = true;                   ///< also compute AMI (needs the expected mutual information)
@@ -37,7 +38,7 @@ struct EvalOptions {
     v("embeddings", embeddings, ".npy of real embeddings [N, D] (needs labels)");
     v("labels", labels, ".npy of integer labels [N]");
     v("pair_scores", pair_scores, "CSV with header fold,same,distance");
-    v("out", out, "report path; report.md and the plots go beside it");
+    v("out", out, "report path (.json) or directory; report.md and the plots go beside it");
     v("plots", plots, "write roc.png and threshold_accuracy.png");
     v("clustering", clustering, "run k-means + NMI on embeddings");
     v("ami", ami, "also compute AMI");
@@ -54,6 +55,29 @@ struct EvalOptions {
     require(!out.empty(), "--out must name the report file, e.g. report.json");
   }
 };
+
+/// The report file for `--out`: `out` itself when it ends in .json, else `out`/report.json
+/// (a directory). Throws UsageError when `out` is empty.
+std::filesystem::path report_path(const std::string& out);
+
+/// Writes `report` as JSON to `json_path` and as a Markdown table beside it (same name,
+/// .md), creating the directory. Throws std::runtime_error when a file cannot be written.
+void write_report_files(const std::filesystem::path& json_path, const Report& report,
+                        const std::string& title);
+
+/// Writes `prefix`roc.png (log-scale FAR axis) and `prefix`threshold_accuracy.png (accuracy
+/// over thresholds on all pairs, each fold's chosen threshold) of `v` into `dir`.
+void write_verification_plots(const VerificationResult& v, const std::filesystem::path& dir,
+                              const std::string& prefix = "");
+
+/// The labels file written beside saved embeddings: E.npy -> E.labels.npy.
+std::filesystem::path labels_path_for(const std::filesystem::path& embeddings);
+
+/// Writes `embeddings` [N, D] as float32 .npy to `path` and `labels` [N] as int64 .npy to
+/// labels_path_for(path), so `wtp-eval --embeddings path --labels ...` reads them back.
+/// UsageError on mismatched shapes or a path not ending in .npy.
+void save_embeddings(const std::filesystem::path& path, const torch::Tensor& embeddings,
+                     const torch::Tensor& labels);
 
 /// Pairs read from a scores CSV.
 struct PairScores {

@@ -1,5 +1,6 @@
 #include "eval/kmeans.h"
 
+#include <ATen/Parallel.h>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -15,61 +16,92 @@ namespace wtp::eval {
 
 namespace {
 
-/// Draws index i with probability w[i] / sum(w); uniform when every weight is 0.
-std::int64_t draw_weighted(const std::vector<double>& w, Rng& rng) {
-  const double total = std::accumulate(w.begin(), w.end(), 0.0);
-  const auto n = static_cast<std::int64_t>(w.size());
-  if (!(total > 0.0)) return rng.integer(0, n - 1);
-  const double target = rng.uniform() * total;
-  double cum = 0.0;
-  std::int64_t last_positive = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    if (w[i] <= 0.0) continue;
-    cum += w[i];
-    last_positive = i;
-    if (cum > target) return i;
+/// The first point whose cumulative weight exceeds `target`, clipped to the last point of
+/// positive weight. (scikit-learn's numpy.searchsorted takes the first sum >= target, which
+/// differs only when target equals a sum exactly, and can then pick a zero-weight point.)
+std::int64_t search_cumulative(const std::vector<double>& cum, double target) {
+  const auto it = std::upper_bound(cum.begin(), cum.end(), target);
+  if (it == cum.end()) {
+    // Rounding left target at or above the total: the last point of positive weight.
+    auto last = static_cast<std::int64_t>(cum.size()) - 1;
+    while (last > 0 && cum[last] == cum[last - 1]) --last;
+    return last;
   }
-  return last_positive;  // rounding left target just above the sum
+  return static_cast<std::int64_t>(it - cum.begin());
 }
 
-/// k-means++ for `restarts` independent chains at once: each step computes the distances
-/// of all points to the new centre of every chain in one matrix product.
+/// Greedy k-means++ (scikit-learn's `_kmeans_plusplus`) for `restarts` independent chains
+/// at once. Each step draws `trials` candidates per chain with probability proportional
+/// to the squared distance to the nearest chosen centre, computes the distances of all
+/// points to every candidate of every chain in one matrix product, and keeps per chain the
+/// candidate that lowers the potential (sum of squared distances) most. Potentials are
+/// summed in double in a fixed order, one candidate per task, so the result does not
+/// depend on the thread count.
 std::vector<torch::Tensor> kmeans_plus_plus(const torch::Tensor& x, const torch::Tensor& sqnorm,
-                                            std::int64_t k, int restarts, std::uint64_t seed) {
+                                            std::int64_t k, int restarts, int trials,
+                                            std::uint64_t seed) {
   const std::int64_t n = x.size(0);
+  const float* sq = sqnorm.data_ptr<float>();
   std::vector<Rng> rngs;
-  std::vector<std::vector<double>> dist(restarts, std::vector<double>(n));
-  std::vector<std::vector<std::int64_t>> chosen(restarts);
   for (int r = 0; r < restarts; ++r)
     rngs.emplace_back(mix_seed(seed, static_cast<std::uint64_t>(r)));
-  // Progress only for runs long enough to watch.
-  std::optional<Progress> progress;
-  if (static_cast<double>(k) * static_cast<double>(n) * static_cast<double>(x.size(1)) > 1e9) {
+  std::vector<std::vector<double>> closest(restarts, std::vector<double>(n));
+  std::vector<std::vector<double>> cum(restarts, std::vector<double>(n));
+  std::vector<double> potential(restarts, 0.0);
+  std::vector<std::vector<std::int64_t>> chosen(restarts);
+  std::optional<Progress> progress;  // only for runs long enough to watch
+  if (static_cast<double>(k) * n * x.size(1) * trials * restarts > 2e10) {
     progress.emplace("k-means++", k, "centre");
     progress->set_interval(30);
   }
+  std::vector<double> cand_pot;
   for (std::int64_t step = 0; step < k; ++step) {
-    std::vector<std::int64_t> pick(restarts);
+    // Candidates: the first centre is one uniform draw, later ones `trials` weighted draws.
+    const int per = step == 0 ? 1 : trials;
+    std::vector<std::int64_t> cand(static_cast<std::size_t>(restarts) * per);
     for (int r = 0; r < restarts; ++r) {
-      pick[r] = step == 0 ? rngs[r].integer(0, n - 1) : draw_weighted(dist[r], rngs[r]);
-      chosen[r].push_back(pick[r]);
-    }
-    if (step + 1 == k) break;
-    auto idx = torch::tensor(pick, torch::kLong);
-    auto c = x.index_select(0, idx);                             // [R, D]
-    auto d = (sqnorm.unsqueeze(1) - 2.0 * torch::mm(x, c.t()) +  // [N, R]
-              sqnorm.index_select(0, idx).unsqueeze(0))
-                 .clamp_min(0.0)
-                 .to(torch::kDouble)
-                 .contiguous();
-    const double* dp = d.data_ptr<double>();
-    for (int r = 0; r < restarts; ++r) {
-      auto& dr = dist[r];
-      for (std::int64_t i = 0; i < n; ++i) {
-        const double v = dp[i * restarts + r];
-        dr[i] = step == 0 ? v : std::min(dr[i], v);
+      if (step == 0) {
+        cand[r] = rngs[r].integer(0, n - 1);
+        continue;
       }
-      dr[pick[r]] = 0.0;  // exactly zero for the chosen point itself
+      if (!(potential[r] > 0.0)) {  // every point is a centre already: any point will do
+        for (int t = 0; t < per; ++t) cand[r * per + t] = rngs[r].integer(0, n - 1);
+        continue;
+      }
+      double acc = 0.0;
+      for (std::int64_t i = 0; i < n; ++i) cum[r][i] = acc += closest[r][i];
+      for (int t = 0; t < per; ++t)
+        cand[r * per + t] = search_cumulative(cum[r], rngs[r].uniform() * acc);
+    }
+    const auto m = static_cast<std::int64_t>(cand.size());
+    // [M, N] squared distances of every point to every candidate (rows contiguous).
+    auto idx = torch::tensor(cand, torch::kLong);
+    const torch::Tensor dots = torch::mm(x.index_select(0, idx), x.t()).contiguous();
+    const float* g = dots.data_ptr<float>();
+    cand_pot.assign(static_cast<std::size_t>(m), 0.0);
+    auto distance = [&](std::int64_t c, std::int64_t i) {
+      const double d = static_cast<double>(sq[i]) + sq[cand[c]] - 2.0 * g[c * n + i];
+      return i == cand[c] ? 0.0 : std::max(d, 0.0);  // exactly zero for the point itself
+    };
+    at::parallel_for(0, m, 1, [&](std::int64_t c0, std::int64_t c1) {
+      for (std::int64_t c = c0; c < c1; ++c) {
+        const auto& cl = closest[c / per];
+        double pot = 0.0;
+        for (std::int64_t i = 0; i < n; ++i)
+          pot += step == 0 ? distance(c, i) : std::min(cl[i], distance(c, i));
+        cand_pot[c] = pot;
+      }
+    });
+    for (int r = 0; r < restarts; ++r) {
+      int best = 0;  // the first of equally good candidates
+      for (int t = 1; t < per; ++t)
+        if (cand_pot[r * per + t] < cand_pot[r * per + best]) best = t;
+      const std::int64_t c = r * per + best;
+      chosen[r].push_back(cand[c]);
+      potential[r] = cand_pot[c];
+      auto& cl = closest[r];
+      for (std::int64_t i = 0; i < n; ++i)
+        cl[i] = step == 0 ? distance(c, i) : std::min(cl[i], distance(c, i));
     }
     if (progress) progress->advance();
   }
@@ -136,12 +168,13 @@ std::int64_t fix_empty(Assignment& a, std::vector<std::int64_t>& counts) {
   return fixed;
 }
 
-torch::Tensor update_centers(const torch::Tensor& x, const Assignment& a,
+/// New centres: the mean of each cluster's points (`xd`: the points in double).
+torch::Tensor update_centers(const torch::Tensor& xd, const Assignment& a,
                              const std::vector<std::int64_t>& counts, const torch::Tensor& old) {
   const std::int64_t k = old.size(0);
-  auto sums = torch::zeros({k, x.size(1)}, torch::kDouble);
+  auto sums = torch::zeros({k, xd.size(1)}, torch::kDouble);
   auto labels = torch::tensor(a.label, torch::kLong);
-  sums.index_add_(0, labels, x.to(torch::kDouble));
+  sums.index_add_(0, labels, xd);
   auto cnt = torch::tensor(counts, torch::kDouble).clamp_min(1.0).unsqueeze(1);
   auto centers = (sums / cnt).to(torch::kFloat);
   // A cluster still empty (more empty clusters than donors) keeps its old centre.
@@ -151,6 +184,11 @@ torch::Tensor update_centers(const torch::Tensor& x, const Assignment& a,
 }
 
 }  // namespace
+
+int kmeans_candidates(std::int64_t clusters, int candidates) {
+  if (candidates > 0) return candidates;
+  return 2 + static_cast<int>(std::log(static_cast<double>(std::max<std::int64_t>(clusters, 1))));
+}
 
 KMeansResult kmeans(const torch::Tensor& points, const KMeansOptions& options) {
   options.validate();
@@ -163,9 +201,10 @@ KMeansResult kmeans(const torch::Tensor& points, const KMeansOptions& options) {
   require(torch::isfinite(x).all().item<bool>(), "kmeans: points contain NaN or inf");
 
   const torch::Tensor sqnorm = x.pow(2).sum(1);
-  const double tol =
-      options.tolerance * x.to(torch::kDouble).var(0, /*unbiased=*/false).mean().item<double>();
-  auto inits = kmeans_plus_plus(x, sqnorm, k, options.restarts, options.seed);
+  const torch::Tensor xd = x.to(torch::kDouble);
+  const double tol = options.tolerance * xd.var(0, /*unbiased=*/false).mean().item<double>();
+  const int trials = kmeans_candidates(k, options.candidates);
+  auto inits = kmeans_plus_plus(x, sqnorm, k, options.restarts, trials, options.seed);
 
   KMeansResult best;
   best.inertia = std::numeric_limits<double>::infinity();
@@ -180,7 +219,7 @@ KMeansResult kmeans(const torch::Tensor& points, const KMeansOptions& options) {
       std::fill(counts.begin(), counts.end(), 0);
       for (auto l : a.label) counts[l]++;
       fixes += fix_empty(a, counts);
-      torch::Tensor next = update_centers(x, a, counts, centers);
+      torch::Tensor next = update_centers(xd, a, counts, centers);
       const double shift = (next - centers).pow(2).sum().item<double>();
       centers = next;
       Assignment b = assign(x, sqnorm, centers, options.block_size);
@@ -202,6 +241,7 @@ KMeansResult kmeans(const torch::Tensor& points, const KMeansOptions& options) {
                     .item<double>();
     log::debug("kmeans restart ", r, ": ", it, " iterations, inertia ", a.inertia,
                converged ? "" : " (not converged)");
+    best.restart_inertias.push_back(a.inertia);
     if (a.inertia < best.inertia) {
       best.inertia = a.inertia;
       best.centers = centers;

@@ -79,7 +79,7 @@ TEST_CASE("wtp-eval --pair-scores: bad input gives a clear usage error", "[eval]
   CHECK_THAT(r.output, Contains("exactly one input"));
   r = eval_tool("--checkpoint x.pt" + out);
   CHECK(r.status == 2);
-  CHECK_THAT(r.output, Contains("arrives with the trainer"));
+  CHECK_THAT(r.output, Contains("x.pt' does not exist"));
 }
 
 TEST_CASE("wtp-eval --embeddings: retrieval and clustering end to end", "[eval][tool]") {
