@@ -1,11 +1,11 @@
 #include "export/export_checkpoint.h"
 
-#include <fstream>
-#include <sstream>
+#include <cmath>
 
 #include "core/error.h"
 #include "download/md5.h"
 #include "train/evaluator.h"
+#include "train/metrics_csv.h"
 #include "train/run_data.h"
 #include "train/train_config.h"
 #include "train/trained_model.h"
@@ -16,27 +16,11 @@ namespace fs = std::filesystem;
 
 std::optional<double> validation_threshold(const fs::path& metrics_csv, const std::string& stage,
                                            std::int64_t epoch) {
-  std::ifstream in(metrics_csv);
-  if (!in) return std::nullopt;
-  std::string line;
-  std::getline(in, line);  // header: stage,epoch,step,split,metric,value
   std::optional<double> found;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string row_stage, row_epoch, step, split, metric, value;
-    std::getline(ss, row_stage, ',');
-    std::getline(ss, row_epoch, ',');
-    std::getline(ss, step, ',');
-    std::getline(ss, split, ',');
-    std::getline(ss, metric, ',');
-    std::getline(ss, value, ',');
-    if (row_stage != stage || split != "valid" || metric != "threshold_mean") continue;
-    try {
-      if (std::stoll(row_epoch) == epoch) found = std::stod(value);  // the last one wins
-    } catch (const std::exception&) {
-      // .nan / .inf rows (or a damaged line) carry no usable threshold
-    }
-  }
+  for (const auto& row : train::read_metric_rows(metrics_csv))
+    if (row.stage == stage && row.split == "valid" && row.metric == "threshold_mean" &&
+        row.epoch == std::to_string(epoch) && std::isfinite(row.value))
+      found = row.value;  // the last one wins
   return found;
 }
 

@@ -34,6 +34,7 @@
 #include "train/checkpoint.h"
 #include "train/evaluator.h"
 #include "train/interrupt.h"
+#include "train/metrics_csv.h"
 #include "train/optim.h"
 #include "train/run_data.h"
 
@@ -45,42 +46,6 @@ namespace {
 // ---------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------
-
-/// One row of metrics.csv: stage,epoch,step,split,metric,value.
-struct MetricRow {
-  std::string text;  ///< the line as written
-  std::string stage, epoch, split, metric;
-  std::int64_t step = 0;
-  double value = 0;
-};
-
-/// The rows of a metrics.csv (header skipped).
-std::vector<MetricRow> read_metric_rows(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<MetricRow> rows;
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    MetricRow r;
-    r.text = line;
-    std::stringstream ss(line);
-    std::string step, value;
-    std::getline(ss, r.stage, ',');
-    std::getline(ss, r.epoch, ',');
-    std::getline(ss, step, ',');
-    std::getline(ss, r.split, ',');
-    std::getline(ss, r.metric, ',');
-    std::getline(ss, value, ',');
-    r.step = std::stoll(step);
-    // format_double writes YAML-style .nan / .inf / -.inf.
-    r.value = value == ".nan"    ? NAN
-              : value == ".inf"  ? INFINITY
-              : value == "-.inf" ? -INFINITY
-                                 : std::stod(value);
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
 
 /// Appends rows to metrics.csv; on resume, rows after the checkpoint's step are dropped.
 class MetricsLog {

@@ -15,6 +15,7 @@
 #include "samplers/sampler.h"
 #include "test_support.h"
 #include "train/checkpoint.h"
+#include "train/metrics_csv.h"
 
 namespace fs = std::filesystem;
 using wtp::test::bin_dir;
@@ -51,21 +52,9 @@ std::string train_bin() { return (bin_dir() / "wtp-train").string(); }
 
 /// "step -> value" of metric `metric` (split train) in a metrics.csv.
 std::map<long, double> train_metric(const fs::path& csv, const std::string& metric) {
-  std::ifstream in(csv);
-  std::string line;
-  std::getline(in, line);
   std::map<long, double> out;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string stage, epoch, step, split, name, value;
-    std::getline(ss, stage, ',');
-    std::getline(ss, epoch, ',');
-    std::getline(ss, step, ',');
-    std::getline(ss, split, ',');
-    std::getline(ss, name, ',');
-    std::getline(ss, value, ',');
-    if (split == "train" && name == metric) out[std::stol(step)] = std::stod(value);
-  }
+  for (const auto& row : wtp::train::read_metric_rows(csv))
+    if (row.split == "train" && row.metric == metric) out[row.step] = row.value;
   return out;
 }
 

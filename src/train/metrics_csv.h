@@ -1,0 +1,23 @@
+#pragma once
+/// Reading a run's metrics.csv (`stage,epoch,step,split,metric,value`, one row per value;
+/// non-finite values written YAML-style as .nan / .inf / -.inf).
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace wtp::train {
+
+/// One row of metrics.csv.
+struct MetricRow {
+  std::string text;  ///< the line as written
+  std::string stage, epoch, split, metric;
+  std::int64_t step = 0;
+  double value = 0;
+};
+
+/// The rows of a metrics.csv, in file order (header skipped; none if the file is missing).
+/// Throws std::runtime_error naming the file and line for a malformed row.
+std::vector<MetricRow> read_metric_rows(const std::filesystem::path& path);
+
+}  // namespace wtp::train
