@@ -624,6 +624,7 @@ RunResult Trainer::run() {
       state.bad_epochs = 0;
       state.sampler.clear();
       state.torch_rng = torch::Tensor();
+      resuming_ = false;  // last.pt belongs to an earlier stage: nothing of it to restore here
     }
     log_.info("stage ", s + 1, "/", cfg_.stages.size(), ": ", cfg_.stages[s].name);
     if (!run_stage(s, state)) {
@@ -638,7 +639,6 @@ RunResult Trainer::run() {
                 "; continue with: wtp-train --resume ", dir_.string());
       return result;
     }
-    resuming_ = false;
   }
   result.best_valid = state.best_metric;
   result.steps = steps_;

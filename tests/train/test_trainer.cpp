@@ -107,8 +107,9 @@ TEST_CASE("a small Group Loss run learns and writes a complete run directory", "
   CHECK(wtp::train::decode_train_config(resolved).stages.size() == 2);
 }
 
-TEST_CASE("an interrupted and resumed run equals an uninterrupted one",
-          "[train][trainer][resume]") {
+TEST_CASE(
+    "a run interrupted mid-epoch and at a stage end, then resumed, equals an uninterrupted one",
+    "[train][trainer][resume]") {
   wtp::set_threads(2);
   wtp::test::TempDir a, b;
   const std::string shorter =
@@ -132,8 +133,24 @@ TEST_CASE("an interrupted and resumed run equals an uninterrupted one",
   resume.stop_after_steps = 5;  // stops again, in the second epoch
   REQUIRE(run_train(config::Node(), resume).interrupted);
   resume.stop_after_steps = 0;
+  // Stops again where the first stage has just finished (the caller's epoch callback), so the
+  // last resume starts the second stage from a checkpoint that closed the first.
+  RunOptions until_stage_end = resume;
+  std::vector<std::pair<std::size_t, std::int64_t>> reported;
+  until_stage_end.on_epoch = [&](const wtp::train::EpochReport& r) {
+    reported.emplace_back(r.stage, r.epoch);
+    REQUIRE(r.metric.has_value());
+    CHECK(r.valid.at("recall_at_1") == *r.metric);
+    return !(r.stage == 0 && r.epoch == 2);
+  };
+  auto closed = run_train(config::Node(), until_stage_end);
+  CHECK(closed.stopped);
+  CHECK_FALSE(closed.interrupted);
+  CHECK(closed.test.empty());
+  CHECK(reported == std::vector<std::pair<std::size_t, std::int64_t>>{{0, 2}});
   auto rest = run_train(config::Node(), resume);
   CHECK_FALSE(rest.interrupted);
+  CHECK_FALSE(rest.stopped);
 
   CHECK(wtp::test::read_file(a / "run" / "metrics.csv") ==
         wtp::test::read_file(b / "run" / "metrics.csv"));
