@@ -57,8 +57,6 @@ class Evaluator {
   eval::Report evaluate(const data::Dataset& ds, const std::string& split, bool test,
                         bool flip = false, bool progress = false);
 
-  const data::Pipeline& pipeline() const { return pipeline_; }
-
  private:
   eval::VerificationResult verify_pairs(const torch::Tensor& emb,
                                         const std::vector<std::int64_t>& first,

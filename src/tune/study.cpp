@@ -215,6 +215,8 @@ Study::~Study() = default;
 config::Node Study::best_config(const Params& params) const {
   config::Node node = base_;
   for (const auto& o : space_.overrides(params)) config::apply_override(node, o);
+  // Its own run directory, so training it never collides with the base config's run.
+  node.set("out", config::Node::scalar((std::filesystem::path(dir_) / "best").string()));
   return node;
 }
 

@@ -192,7 +192,7 @@ class Study {
   /// The training config of a trial: base + set + resources + values, out = its
   /// directory, test off, the study's metric and direction.
   config::Node trial_config(const Params& params, const std::string& out) const;
-  /// base + set + values: the config for wtp-train.
+  /// base + set + values, out = STUDY/best: the config for wtp-train.
   config::Node best_config(const Params& params) const;
 
   /// The objective of the config (train or function).

@@ -336,6 +336,7 @@ TEST_CASE("wtp-tune: a 4-trial tune of a tiny quick start writes a best.yaml wtp
   const auto best_cfg = wtp::train::decode_train_config(best);
   CHECK(best_cfg.stages[0].epochs == 5);
   CHECK(best_cfg.test);
+  CHECK(best_cfg.out == (study / "best").string());
   const auto b = std::find_if(trials.begin(), trials.end(), [&](const TrialRecord& t) {
     return t.state == TrialState::kComplete;
   });
