@@ -1,0 +1,147 @@
+#pragma once
+/// The log-in service's logic, independent of HTTP: enrolment, 1:N log-in with a
+/// server-enforced blink, 1:1 verification, attendance. `server.h` puts it on HTTP.
+///
+/// Log-in protocol (the server decides everything; the client only captures):
+/// 1. challenge(): a random single-use nonce (stored hashed, expires after
+///    `challenge_ttl_ms`) and a cue time `cue_after_ms` after the challenge, drawn at random
+///    in [cue_min_ms, cue_max_ms] so a pre-recorded clip cannot know it.
+/// 2. login(nonce, frames): frames captured by the client with their capture times (ms since
+///    the challenge). Refused unless: the nonce is known, unused and unexpired (it is
+///    consumed by this call whatever the outcome); min_frames <= frames <= max_frames; frame
+///    times increase, their mean rate is >= min_fps and their span fits in the server's own
+///    time since the challenge; every frame holds exactly one face; every frame's embedding
+///    matches the same user; and the eye-state probabilities of the frames at or after the
+///    cue show open -> closed -> open (BlinkRule).
+/// 3. A log-in that passes records an attendance event (Store::record_attendance).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "serve/store.h"
+
+namespace wtp::serve {
+
+/// Why a request about faces was refused, in words for a person (the page shows them).
+enum class Refusal {
+  kNone,
+  kBadImage,        ///< not a JPEG/PNG, truncated, over the pixel cap
+  kNoFace,          ///< no face found
+  kSeveralFaces,    ///< more than one face
+  kFaceTooSmall,    ///< face box under min_face_px
+  kTooBlurry,       ///< variance of the Laplacian under min_sharpness
+  kTooDark,         ///< mean brightness of the face under min_brightness
+  kUnknownFace,     ///< no enrolled user close enough (or not clearly better than the next)
+  kDifferentPeople, ///< the frames do not all match the same user
+  kNoBlink,         ///< no open -> closed -> open after the cue
+  kBadChallenge,    ///< unknown, used or expired nonce
+  kBadTiming,       ///< too few/many frames, rate under min_fps, times not increasing
+  kReenrol,         ///< the user's templates were made by another model: re-enrol
+};
+WTP_ENUM_NAMES(Refusal, {Refusal::kNone, "none"}, {Refusal::kBadImage, "bad_image"},
+               {Refusal::kNoFace, "no_face"}, {Refusal::kSeveralFaces, "several_faces"},
+               {Refusal::kFaceTooSmall, "face_too_small"}, {Refusal::kTooBlurry, "too_blurry"},
+               {Refusal::kTooDark, "too_dark"}, {Refusal::kUnknownFace, "unknown_face"},
+               {Refusal::kDifferentPeople, "different_people"}, {Refusal::kNoBlink, "no_blink"},
+               {Refusal::kBadChallenge, "bad_challenge"}, {Refusal::kBadTiming, "bad_timing"},
+               {Refusal::kReenrol, "reenrol"})
+
+/// A sentence for a person explaining `refusal`.
+std::string describe(Refusal refusal);
+
+/// Everything the service decides with (wtp-serve's config `service:` section).
+struct ServiceOptions {
+  std::string model;              ///< embedding archive (wtp-export --what embedding)
+  std::string liveness;           ///< eye-state archive (wtp-export --what liveness)
+  std::string detector = "haar";  ///< "haar", an MTCNN weights folder or a detector archive
+  /// Accept a match when its distance is below the archive's verification threshold and the
+  /// best user beats the second-best user by at least this much (distance).
+  double margin = 0.05;
+  std::int64_t max_pixels = 4096 * 4096;  ///< decoded pixel cap (decompression bombs)
+  int min_face_px = 40;                   ///< smallest face box side accepted
+  double min_sharpness = 10.0;            ///< variance of the Laplacian of the face crop
+  double min_brightness = 40.0;           ///< mean grey level of the face crop (0-255)
+  int enrol_min_images = 3;
+  int enrol_max_images = 5;
+  std::int64_t challenge_ttl_ms = 30000;
+  std::int64_t cue_min_ms = 1000;  ///< earliest cue after the challenge
+  std::int64_t cue_max_ms = 2000;  ///< latest cue
+  int min_frames = 10;
+  int max_frames = 40;
+  double min_fps = 8.0;
+  /// Eye-state hysteresis: a frame is "closed" when P(closed) >= closed_threshold and "open"
+  /// when P(closed) <= open_threshold; frames in between count as neither. Negative = take
+  /// them from the liveness archive's meta.json.
+  double open_threshold = -1.0;
+  double closed_threshold = -1.0;
+  std::int64_t attendance_debounce_ms = 60000;  ///< repeated log-ins within this are one event
+  std::string timezone = "UTC";                 ///< for attendance days (TZ database name)
+
+  template <class V>
+  void visit(V& v);
+  void validate() const;
+};
+
+/// A frame or image as received: encoded bytes (JPEG or PNG) and, for log-in frames, the
+/// capture time in ms since the challenge.
+struct Frame {
+  std::string bytes;
+  double t_ms = 0.0;
+};
+
+struct Challenge {
+  std::string nonce;  ///< returned once, stored hashed
+  std::int64_t expires_in_ms = 0;
+  std::int64_t cue_after_ms = 0;  ///< when the page cues the blink
+  int min_frames = 0, max_frames = 0;
+  double min_fps = 0.0;
+};
+
+struct LoginResult {
+  Refusal refusal = Refusal::kNone;  ///< kNone = logged in
+  std::string detail;                ///< e.g. which frame failed (no internals)
+  std::optional<User> user;
+  std::optional<AttendanceEvent> event;
+  double distance = 0.0;
+};
+
+struct EnrolResult {
+  Refusal refusal = Refusal::kNone;  ///< kNone = every image was added
+  int image = -1;                    ///< index of the image refused
+  int added = 0;
+};
+
+/// The quality verdict of one image (enrolment preview).
+struct QualityResult {
+  Refusal refusal = Refusal::kNone;
+  double sharpness = 0.0, brightness = 0.0;
+  int face_px = 0;
+};
+
+class Service {
+ public:
+  /// Unix time in ms; tests pass a fake clock.
+  using Clock = std::function<std::int64_t()>;
+  /// Loads the archives (UsageError naming the file when missing or damaged) and the store.
+  Service(const ServiceOptions& options, std::shared_ptr<Store> store, Clock clock = {});
+  ~Service();
+
+  QualityResult check_image(const std::string& bytes);
+  /// All-or-nothing: every image must pass check_image(), else nothing is stored.
+  EnrolResult enrol(std::int64_t user_id, const std::vector<std::string>& images);
+  Challenge challenge();
+  LoginResult login(const std::string& nonce, const std::vector<Frame>& frames);
+  /// 1:1: does `image` match `user_id` (no liveness, no attendance)?
+  LoginResult verify(std::int64_t user_id, const std::string& image);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wtp::serve
