@@ -36,5 +36,5 @@ function(wtp_tests name)
   target_link_libraries(test_${name} PRIVATE wtp_test_support ${ARG_DEPS})
   catch_discover_tests(test_${name} TEST_PREFIX "${name}: "
                        WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-                       PROPERTIES LABELS ${name})
+                       PROPERTIES LABELS ${name} SKIP_REGULAR_EXPRESSION "WTP-SKIPPED: ")
 endfunction()

@@ -19,8 +19,7 @@ namespace fs = std::filesystem;
 TEST_CASE("loaders read wtp-synth output exactly", "[data][synth]") {
   const fs::path synth = test::bin_dir() / "wtp-synth";
   if (!fs::exists(synth)) {
-    WARN("skipped: " << synth << " is not built");
-    return;
+    WTP_SKIP(synth << " is not built");
   }
   test::TempDir tmp;
   const auto run = test::run_command(synth.string() + " --out " + tmp.path().string() +

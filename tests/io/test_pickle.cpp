@@ -85,8 +85,7 @@ TEST_CASE("malformed pickles are rejected with the byte offset", "[io][pickle]")
 TEST_CASE("pickles written by Python, protocols 0 to 5", "[io][pickle]") {
   auto python = wtp::io::test::find_python("");
   if (!python) {
-    WARN("skipped: no python3 found");
-    return;
+    WTP_SKIP("no python3 found");
   }
   wtp::test::TempDir dir;
   wtp::io::test::run_python(*python, dir.path(), R"(

@@ -5,7 +5,9 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -21,6 +23,13 @@ std::optional<std::filesystem::path> shared_dir() {
   if (std::filesystem::is_directory(dir)) return dir;
   return std::nullopt;
 }
+
+bool skips_fail() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+void report_skip(const std::string& reason) { std::cout << "WTP-SKIPPED: " << reason << std::endl; }
 
 TempDir::TempDir() {
   static std::atomic<int> counter{0};

@@ -2,6 +2,7 @@
 /// Helpers shared by every test executable.
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <string>
 
 namespace wtp::test {
@@ -13,6 +14,11 @@ std::filesystem::path bin_dir();
 /// ../shared next to the repository, if it exists. Tests that need it call
 /// WTP_REQUIRE_SHARED() first, which skips with a message when it is absent.
 std::optional<std::filesystem::path> shared_dir();
+
+/// True under CI (environment CI=true): a test that cannot run fails instead of skipping.
+bool skips_fail();
+/// Prints the skip marker line (see WTP_SKIP).
+void report_skip(const std::string& reason);
 
 /// A fresh empty directory under the system temp dir, removed with its contents on
 /// destruction.
@@ -53,11 +59,20 @@ std::filesystem::path write_tiny_base(const std::filesystem::path& dir, int iden
 
 }  // namespace wtp::test
 
-/// Skips the current test (with a visible message) when ../shared is missing.
-#define WTP_REQUIRE_SHARED()                                           \
-  do {                                                                 \
-    if (!::wtp::test::shared_dir()) {                                  \
-      WARN("skipped: ../shared is not present beside the repository"); \
-      return;                                                          \
-    }                                                                  \
+/// Marks the current test as skipped and leaves it: prints "WTP-SKIPPED: <reason>" (CTest's
+/// SKIP_REGULAR_EXPRESSION for every test, see cmake/wtp.cmake, reports it as skipped, never
+/// as passed). Under CI (CI=true), where everything is installed, a skip is a failure.
+#define WTP_SKIP(reason)                                                                     \
+  do {                                                                                       \
+    std::ostringstream wtp_skip_reason_;                                                     \
+    wtp_skip_reason_ << reason;                                                              \
+    if (::wtp::test::skips_fail()) FAIL("cannot skip under CI: " << wtp_skip_reason_.str()); \
+    ::wtp::test::report_skip(wtp_skip_reason_.str());                                        \
+    return;                                                                                  \
+  } while (0)
+
+/// Skips the current test when ../shared is missing.
+#define WTP_REQUIRE_SHARED()                                                                    \
+  do {                                                                                          \
+    if (!::wtp::test::shared_dir()) WTP_SKIP("../shared is not present beside the repository"); \
   } while (0)
