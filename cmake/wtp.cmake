@@ -6,13 +6,10 @@
 # lists only what its own headers and sources use; the layering shows in these lists.
 function(wtp_component name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
-  # A component whose sources are not all there yet (work in progress in a shared tree)
-  # is left out with a warning instead of breaking every other target's configure; its
-  # users then fail to link, which names it.
   foreach(source ${ARG_SOURCES})
     if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${source})
-      message(WARNING "wtp_${name} left out: ${source} does not exist")
-      return()
+      message(FATAL_ERROR "wtp_${name}: source file ${CMAKE_CURRENT_SOURCE_DIR}/${source} does not exist "
+                          "(add it or remove it from src/${name}/CMakeLists.txt)")
     endif()
   endforeach()
   add_library(wtp_${name} STATIC ${ARG_SOURCES})
@@ -29,8 +26,7 @@ function(wtp_tests name)
   cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
   file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
   if(NOT sources)
-    message(WARNING "test_${name} left out: tests/${name} has no .cpp files yet")
-    return()
+    message(FATAL_ERROR "tests/${name} has no .cpp files: add tests or remove its CMakeLists.txt")
   endif()
   add_executable(test_${name} ${sources})
   target_link_libraries(test_${name} PRIVATE wtp_test_support ${ARG_DEPS})
