@@ -96,6 +96,14 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
+int Statement::parameter_index(const std::string& name) const {
+  return sqlite3_bind_parameter_index(stmt_, name.c_str());
+}
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+
+int Statement::column_type(int col) const { return sqlite3_column_type(stmt_, col); }
+
 std::int64_t Statement::integer(int col) const { return sqlite3_column_int64(stmt_, col); }
 
 double Statement::real(int col) const { return sqlite3_column_double(stmt_, col); }

@@ -64,6 +64,11 @@ class Statement {
   std::int64_t run();
   /// Makes the statement ready to run again with new bindings.
   void reset();
+  /// The 1-based index of the named parameter (e.g. "$2"); 0 when the statement has none.
+  int parameter_index(const std::string& name) const;
+  int column_count() const;
+  /// SQLITE_NULL, SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT or SQLITE_BLOB.
+  int column_type(int col) const;
   std::int64_t integer(int col) const;
   double real(int col) const;
   bool is_null(int col) const;
