@@ -145,7 +145,7 @@ STORE_CASE("duplicates raise ConflictError", "") {
   CHECK(store->count_admins() == 1);
 }
 
-STORE_CASE("templates: stored exactly; deleting a user deletes them and keeps attendance", "") {
+STORE_CASE("templates: stored exactly, deleting a user deletes them and keeps attendance", "") {
   auto store = open_store(db.url);
   const User ann = store->create_user("E1", "Ann", kT0);
   const User bob = store->create_user("E2", "Bob", kT0);
@@ -255,7 +255,7 @@ STORE_CASE("challenges: 8 instances take one at once, exactly one wins", "") {
   }
 }
 
-STORE_CASE("sessions expire; API keys are found until revoked", "") {
+STORE_CASE("sessions expire and API keys are found until revoked", "") {
   auto store = open_store(db.url);
   CHECK(store->count_admins() == 0);
   const Admin admin = store->create_admin("root", "$argon2id$hash", kT0);
@@ -411,7 +411,7 @@ STORE_CASE("a process killed during add_templates leaves no half-written batch",
   reopened->add_templates(user_id, "md5", embeddings(1, kDim, 0.0f), kT0);  // still writable
 }
 
-STORE_CASE("reopening keeps the data and the schema; a newer schema is refused", "") {
+STORE_CASE("reopening keeps the data and the schema, a newer schema is refused", "") {
   {
     auto store = open_store(db.url);
     store->create_user("E1", "Ann", kT0);
