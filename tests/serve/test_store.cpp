@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -382,7 +383,8 @@ STORE_CASE("a process killed during add_templates leaves no half-written batch",
   }
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
-  if (pid == 0) {  // the child adds batches until it is killed
+  if (pid == 0) {                      // the child adds batches until it is killed
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // and dies with this process if it is killed first
     try {
       auto store = open_store(db.url);
       const auto batch = embeddings(kBatch, kDim, 0.0f);

@@ -1,5 +1,6 @@
 #include "postgres_server.h"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <sys/wait.h>
 
 #include "test_support.h"
 
@@ -50,6 +52,7 @@ PostgresServer* PostgresServer::get(std::string& why) {
       throw std::runtime_error("PostgresServer: cannot chown " + s->dir_ + " to postgres");
     s->as_owner_ = "runuser -u postgres -- ";
   }
+  s->start_watchdog();
   s->run_as_owner("/initdb -D " + s->dir_ +
                   "/data -U postgres -A trust -E UTF8 --no-sync --no-instructions");
   s->run_as_owner("/pg_ctl -D " + s->dir_ + "/data -l " + s->dir_ + "/log -w -t 60 -o \"-k " +
@@ -59,9 +62,29 @@ PostgresServer* PostgresServer::get(std::string& why) {
 }
 
 PostgresServer::~PostgresServer() {
-  run_command(as_owner_ + bin_ + "/pg_ctl -D " + dir_ + "/data -m immediate -w stop");
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
+  close(watchdog_fd_);
+  int status = 0;
+  waitpid(watchdog_pid_, &status, 0);
+}
+
+void PostgresServer::start_watchdog() {
+  // Waits for EOF on its stdin (the write end closes when this process ends, however it
+  // ends), then stops the server and removes the directory. Immune to the terminal's ^C.
+  const std::string script = "trap '' INT TERM HUP; cat >/dev/null; " + as_owner_ + bin_ +
+                             "/pg_ctl -D " + dir_ + "/data -m immediate -w stop >/dev/null 2>&1; " +
+                             "rm -rf " + dir_;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("PostgresServer: pipe failed");
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("PostgresServer: fork failed");
+  if (pid == 0) {
+    dup2(fds[0], 0);  // the copy on fd 0 survives exec; the write end does not
+    execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[0]);
+  watchdog_fd_ = fds[1];
+  watchdog_pid_ = pid;
 }
 
 void PostgresServer::run_as_owner(const std::string& command) const {

@@ -3,7 +3,9 @@
 ///
 /// Started once per test process on first use: initdb into a fresh temporary directory
 /// (trust authentication, user `postgres`), listening only on a Unix socket in that
-/// directory (no TCP port), fsync off. Stopped and removed when the process exits. As root
+/// directory (no TCP port), fsync off. Stopped and removed when the process exits, by a
+/// watchdog shell that waits for the test process's end (so also after a crash or a
+/// SIGKILL, e.g. CTest's timeout). As root
 /// (CI), initdb and postgres refuse to run, so they run as Debian's `postgres` user through
 /// `runuser`; the directory is owned by it.
 ///
@@ -35,11 +37,15 @@ class PostgresServer {
 
  private:
   PostgresServer() = default;
+  /// Forks the shell that stops the server and removes dir_ once this process has ended.
+  void start_watchdog();
   /// Runs a server binary (as `postgres` when we are root); throws with its output on failure.
   void run_as_owner(const std::string& command) const;
 
   std::string bin_, dir_, as_owner_;
   int databases_ = 0;
+  int watchdog_fd_ = -1;  ///< its stdin: closing it (or our death) starts the cleanup
+  int watchdog_pid_ = -1;
 };
 
 }  // namespace wtp::test
