@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   tool.bind("--study", "study",
             "study directory (study.db, trials/, best.yaml, trials.csv, "
             "history.png); run again to resume");
+  tool.bind("--storage", "storage",
+            "study database shared by workers on several machines: postgresql://USER@HOST/DB "
+            "(default: STUDY/study.db, SQLite)");
   tool.bind("--trials", "trials", "trials in the study, in total (a resumed study runs the rest)");
   tool.bind("--workers", "workers", "worker processes (each runs trials; default 1)");
   tool.bind("--timeout", "timeout", "seconds after which no new trial starts (0 = none)");

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 #include <stdexcept>
 
 #include "core/log.h"
@@ -33,57 +32,9 @@ WorkerInfo WorkerInfo::current() {
 
 namespace {
 
-/// A prepared statement with positional binding; finalized on destruction.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
-      throw std::runtime_error("study database: " + std::string(sqlite3_errmsg(db)) +
-                               " in: " + sql);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& bind(int i, std::int64_t v) {
-    check(sqlite3_bind_int64(stmt_, i, v));
-    return *this;
-  }
-  Statement& bind(int i, double v) {
-    check(sqlite3_bind_double(stmt_, i, v));
-    return *this;
-  }
-  Statement& bind(int i, const std::string& v) {
-    check(sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Statement& bind_null(int i) {
-    check(sqlite3_bind_null(stmt_, i));
-    return *this;
-  }
-  /// Steps once: true if a row is available.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error("study database: " + std::string(sqlite3_errmsg(db_)));
-  }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-  double real(int col) const { return sqlite3_column_double(stmt_, col); }
-  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? reinterpret_cast<const char*>(p) : "";
-  }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK)
-      throw std::runtime_error("study database: " + std::string(sqlite3_errmsg(db_)));
-  }
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
+using db::Row;
+using db::Tx;
+using db::TxMode;
 
 std::string params_json(const Params& params) {
   nlohmann::json j = nlohmann::json::object();
@@ -106,263 +57,198 @@ bool worker_dead(const std::string& host, std::int64_t pid, double heartbeat, do
   return unix_time() - heartbeat > stale_after;
 }
 
-/// Rolls back on destruction unless committed.
-class Transaction {
- public:
-  Transaction(sqlite3* db, const char* begin) : db_(db) { run(begin); }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    run("COMMIT");
-    done_ = true;
-  }
-
- private:
-  void run(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(std::string("study database: ") + sql + ": " + msg);
-    }
-  }
-  sqlite3* db_;
-  bool done_ = false;
+/// The study's tables, in SQL both engines accept (DOUBLE PRECISION: PostgreSQL's REAL is
+/// single precision).
+const char* const kSchema[] = {
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS trials(number BIGINT PRIMARY KEY, state TEXT NOT NULL,"
+    " params TEXT NOT NULL, value DOUBLE PRECISION, message TEXT NOT NULL DEFAULT '',"
+    " worker TEXT NOT NULL DEFAULT '', attempts BIGINT NOT NULL DEFAULT 0,"
+    " started DOUBLE PRECISION NOT NULL DEFAULT 0, finished DOUBLE PRECISION NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS intermediate(trial BIGINT NOT NULL, step BIGINT NOT NULL,"
+    " value DOUBLE PRECISION NOT NULL, PRIMARY KEY(trial, step))",
+    "CREATE TABLE IF NOT EXISTS workers(id TEXT PRIMARY KEY, host TEXT NOT NULL,"
+    " pid BIGINT NOT NULL, heartbeat DOUBLE PRECISION NOT NULL)",
 };
 
-}  // namespace
+/// Key of the PostgreSQL advisory lock held while creating the tables ("wtpTUNE").
+constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(131365661378117)";
 
-StudyStorage::StudyStorage(const std::string& path, double busy_timeout) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw std::runtime_error("cannot open study database " + path + ": " + msg);
-  }
-  sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout * 1000));
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=NORMAL");
-  Transaction t(db_, "BEGIN IMMEDIATE");
-  exec(
-      "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS trials(number INTEGER PRIMARY KEY, state TEXT NOT NULL,"
-      " params TEXT NOT NULL, value REAL, message TEXT NOT NULL DEFAULT '',"
-      " worker TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,"
-      " started REAL NOT NULL DEFAULT 0, finished REAL NOT NULL DEFAULT 0);"
-      "CREATE TABLE IF NOT EXISTS intermediate(trial INTEGER NOT NULL, step INTEGER NOT NULL,"
-      " value REAL NOT NULL, PRIMARY KEY(trial, step));"
-      "CREATE TABLE IF NOT EXISTS workers(id TEXT PRIMARY KEY, host TEXT NOT NULL,"
-      " pid INTEGER NOT NULL, heartbeat REAL NOT NULL);");
-  t.commit();
-}
-
-StudyStorage::~StudyStorage() { sqlite3_close(db_); }
-
-void StudyStorage::exec(const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "?";
-    sqlite3_free(err);
-    throw std::runtime_error("study database " + path_ + ": " + msg);
-  }
-}
-
-std::string StudyStorage::ensure_meta(const std::string& key, const std::string& value) {
-  Transaction t(db_, "BEGIN IMMEDIATE");
-  {
-    Statement s(db_, "SELECT value FROM meta WHERE key = ?");
-    s.bind(1, key);
-    if (s.step()) return s.text(0);  // rolled back: nothing written
-  }
-  Statement(db_, "INSERT INTO meta(key, value) VALUES(?, ?)").bind(1, key).bind(2, value).step();
-  t.commit();
-  return value;
-}
-
-void StudyStorage::register_worker(const WorkerInfo& w) {
-  Statement(db_, "INSERT OR REPLACE INTO workers(id, host, pid, heartbeat) VALUES(?, ?, ?, ?)")
-      .bind(1, w.id)
-      .bind(2, w.host)
-      .bind(3, w.pid)
-      .bind(4, unix_time())
-      .step();
-}
-
-void StudyStorage::heartbeat(const std::string& worker_id) {
-  Statement(db_, "UPDATE workers SET heartbeat = ? WHERE id = ?")
-      .bind(1, unix_time())
-      .bind(2, worker_id)
-      .step();
-}
-
-std::vector<TrialRecord> StudyStorage::trials_locked() {
+/// Every trial with its intermediate values, by number, as `tx` sees them.
+std::vector<TrialRecord> all_trials(Tx& tx) {
   std::vector<TrialRecord> out;
   std::map<std::int64_t, std::size_t> index;
-  {
-    Statement s(db_,
-                "SELECT number, state, params, value, message, worker, attempts, started, "
-                "finished FROM trials ORDER BY number");
-    while (s.step()) {
-      TrialRecord t;
-      t.number = s.integer(0);
-      t.state = config::parse_enum<TrialState>(s.text(1), "trial state");
-      t.params = parse_params(s.text(2));
-      if (!s.is_null(3)) t.value = s.real(3);
-      t.message = s.text(4);
-      t.worker = s.text(5);
-      t.attempts = s.integer(6);
-      t.started = s.real(7);
-      t.finished = s.real(8);
-      index[t.number] = out.size();
-      out.push_back(std::move(t));
-    }
+  for (const Row& r : tx.query("SELECT number, state, params, value, message, worker, attempts, "
+                               "started, finished FROM trials ORDER BY number")) {
+    TrialRecord t;
+    t.number = r.integer(0);
+    t.state = config::parse_enum<TrialState>(r.text(1), "trial state");
+    t.params = parse_params(r.text(2));
+    if (!r.is_null(3)) t.value = r.real(3);
+    t.message = r.text(4);
+    t.worker = r.text(5);
+    t.attempts = r.integer(6);
+    t.started = r.real(7);
+    t.finished = r.real(8);
+    index[t.number] = out.size();
+    out.push_back(std::move(t));
   }
-  Statement s(db_, "SELECT trial, step, value FROM intermediate ORDER BY trial, step");
-  while (s.step()) {
-    auto it = index.find(s.integer(0));
-    if (it != index.end()) out[it->second].intermediate[s.integer(1)] = s.real(2);
+  for (const Row& r :
+       tx.query("SELECT trial, step, value FROM intermediate ORDER BY trial, step")) {
+    auto it = index.find(r.integer(0));
+    if (it != index.end()) out[it->second].intermediate[r.integer(1)] = r.real(2);
   }
   return out;
 }
 
+}  // namespace
+
+StudyStorage::StudyStorage(const std::string& location, double busy_timeout)
+    : db_(db::open_sql_database(location, static_cast<std::int64_t>(busy_timeout * 1000))) {
+  db_->transact(TxMode::kWrite, [&](Tx& tx) {
+    if (db_->dialect() == db::Dialect::kPostgres) tx.query(kSchemaLock);
+    for (const char* sql : kSchema) tx.execute(sql);
+  });
+}
+
+StudyStorage::~StudyStorage() = default;
+
+std::string StudyStorage::ensure_meta(const std::string& key, const std::string& value) {
+  std::string stored;
+  db_->transact(TxMode::kWrite, [&](Tx& tx) {
+    tx.execute("INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO NOTHING",
+               {key, value});
+    stored = tx.query("SELECT value FROM meta WHERE key = $1", {key}).at(0).text(0);
+  });
+  return stored;
+}
+
+void StudyStorage::register_worker(const WorkerInfo& w) {
+  db_->transact(TxMode::kWrite, [&](Tx& tx) {
+    tx.execute(
+        "INSERT INTO workers(id, host, pid, heartbeat) VALUES($1, $2, $3, $4) ON CONFLICT(id) "
+        "DO UPDATE SET host = excluded.host, pid = excluded.pid, heartbeat = excluded.heartbeat",
+        {w.id, w.host, w.pid, unix_time()});
+  });
+}
+
+void StudyStorage::heartbeat(const std::string& worker_id) {
+  db_->transact(TxMode::kWrite, [&](Tx& tx) {
+    tx.execute("UPDATE workers SET heartbeat = $1 WHERE id = $2", {unix_time(), worker_id});
+  });
+}
+
 std::vector<TrialRecord> StudyStorage::trials() {
-  Transaction t(db_, "BEGIN");  // one consistent snapshot of both tables
-  auto out = trials_locked();
-  t.commit();
+  std::vector<TrialRecord> out;
+  db_->transact(TxMode::kRead, [&](Tx& tx) { out = all_trials(tx); });  // one snapshot
   return out;
 }
 
 std::int64_t StudyStorage::count() {
-  Statement s(db_, "SELECT COUNT(*) FROM trials");
-  s.step();
-  return s.integer(0);
+  std::int64_t n = 0;
+  db_->transact(TxMode::kRead,
+                [&](Tx& tx) { n = tx.query("SELECT COUNT(*) FROM trials").at(0).integer(0); });
+  return n;
 }
 
 std::optional<TrialRecord> StudyStorage::claim(const WorkerInfo& me, std::int64_t n_trials,
                                                bool allow_new, const Propose& propose,
                                                double stale_after, std::int64_t max_attempts) {
-  Transaction t(db_, "BEGIN IMMEDIATE");
-  // 1. Recover the running trials of dead workers.
-  struct Orphan {
-    std::int64_t number, attempts;
-    std::string worker;
-  };
-  std::vector<Orphan> orphans;
-  {
-    Statement s(db_,
-                "SELECT t.number, t.attempts, t.worker, w.host, w.pid, w.heartbeat FROM trials t "
-                "LEFT JOIN workers w ON w.id = t.worker WHERE t.state = 'running' AND "
-                "t.worker != ?");
-    s.bind(1, me.id);
-    while (s.step()) {
-      const bool dead =
-          s.is_null(3) || worker_dead(s.text(3), s.integer(4), s.real(5), stale_after, me.host);
-      if (dead) orphans.push_back({s.integer(0), s.integer(1), s.text(2)});
-    }
-  }
-  for (const auto& o : orphans) {
-    const bool retry = o.attempts < max_attempts;
-    const std::string msg = "worker " + o.worker + " died during attempt " +
-                            std::to_string(o.attempts) +
-                            (retry ? "; re-queued" : "; no attempts left (max_attempts)");
-    Statement(db_,
-              "UPDATE trials SET state = ?, message = ?, worker = '', finished = ? WHERE "
-              "number = ?")
-        .bind(1, std::string(retry ? "waiting" : "failed"))
-        .bind(2, msg)
-        .bind(3, retry ? 0.0 : unix_time())
-        .bind(4, o.number)
-        .step();
-    if (retry) Statement(db_, "DELETE FROM intermediate WHERE trial = ?").bind(1, o.number).step();
-    log::warn("trial ", o.number, ": ", msg);
-  }
-
-  // 2. A waiting trial, else a new one.
   std::optional<TrialRecord> claimed;
-  {
-    Statement s(db_, "SELECT number FROM trials WHERE state = 'waiting' ORDER BY number LIMIT 1");
-    if (s.step()) {
-      const std::int64_t number = s.integer(0);
-      for (auto& tr : trials_locked())
-        if (tr.number == number) claimed = std::move(tr);
+  std::vector<std::string> requeued;  // logged once committed (the work may be re-run)
+  db_->transact(TxMode::kWrite, [&](Tx& tx) {
+    claimed.reset();
+    requeued.clear();
+    // 1. Recover the running trials of dead workers.
+    for (const Row& r :
+         tx.query("SELECT t.number, t.attempts, t.worker, w.host, w.pid, w.heartbeat FROM trials "
+                  "t LEFT JOIN workers w ON w.id = t.worker WHERE t.state = 'running' AND "
+                  "t.worker != $1",
+                  {me.id})) {
+      const bool dead =
+          r.is_null(3) || worker_dead(r.text(3), r.integer(4), r.real(5), stale_after, me.host);
+      if (!dead) continue;
+      const std::int64_t number = r.integer(0), attempts = r.integer(1);
+      const bool retry = attempts < max_attempts;
+      const std::string msg = "worker " + r.text(2) + " died during attempt " +
+                              std::to_string(attempts) +
+                              (retry ? "; re-queued" : "; no attempts left (max_attempts)");
+      tx.execute(
+          "UPDATE trials SET state = $1, message = $2, worker = '', finished = $3 WHERE "
+          "number = $4",
+          {std::string(retry ? "waiting" : "failed"), msg, retry ? 0.0 : unix_time(), number});
+      if (retry) tx.execute("DELETE FROM intermediate WHERE trial = $1", {number});
+      requeued.push_back("trial " + std::to_string(number) + ": " + msg);
     }
-  }
-  if (!claimed && allow_new) {
-    auto all = trials_locked();
-    const auto number = static_cast<std::int64_t>(all.size());
-    if (number < n_trials) {
-      if (auto params = propose(all, number)) {
-        TrialRecord tr;
-        tr.number = number;
-        tr.params = std::move(*params);
-        Statement(db_, "INSERT INTO trials(number, state, params) VALUES(?, 'waiting', ?)")
-            .bind(1, number)
-            .bind(2, params_json(tr.params))
-            .step();
-        claimed = std::move(tr);
+
+    // 2. A waiting trial, else a new one.
+    auto all = all_trials(tx);
+    for (auto& t : all)
+      if (t.state == TrialState::kWaiting) {
+        claimed = t;
+        break;
+      }
+    if (!claimed && allow_new) {
+      const auto number = static_cast<std::int64_t>(all.size());
+      if (number < n_trials) {
+        if (auto params = propose(all, number)) {
+          TrialRecord t;
+          t.number = number;
+          t.params = std::move(*params);
+          tx.execute("INSERT INTO trials(number, state, params) VALUES($1, 'waiting', $2)",
+                     {number, params_json(t.params)});
+          claimed = std::move(t);
+        }
       }
     }
-  }
-  if (!claimed) {
-    t.commit();  // keep the recoveries
-    return std::nullopt;
-  }
-  claimed->state = TrialState::kRunning;
-  claimed->worker = me.id;
-  claimed->attempts += 1;
-  claimed->started = unix_time();
-  claimed->intermediate.clear();
-  Statement(db_,
-            "UPDATE trials SET state = 'running', worker = ?, attempts = ?, started = ? WHERE "
-            "number = ?")
-      .bind(1, me.id)
-      .bind(2, claimed->attempts)
-      .bind(3, claimed->started)
-      .bind(4, claimed->number)
-      .step();
-  t.commit();
+    if (!claimed) return;  // committed: keeps the recoveries
+    claimed->state = TrialState::kRunning;
+    claimed->worker = me.id;
+    claimed->attempts += 1;
+    claimed->started = unix_time();
+    claimed->intermediate.clear();
+    tx.execute(
+        "UPDATE trials SET state = 'running', worker = $1, attempts = $2, started = $3 WHERE "
+        "number = $4",
+        {me.id, claimed->attempts, claimed->started, claimed->number});
+  });
+  for (const auto& m : requeued) log::warn(m);
   return claimed;
 }
 
 void StudyStorage::report(std::int64_t number, std::int64_t step, double value) {
   if (std::isnan(value)) return;  // NaN reports are not stored (the pruner sees none)
-  Statement(db_, "INSERT OR REPLACE INTO intermediate(trial, step, value) VALUES(?, ?, ?)")
-      .bind(1, number)
-      .bind(2, step)
-      .bind(3, value)
-      .step();
+  db_->transact(TxMode::kWrite, [&](Tx& tx) {
+    tx.execute(
+        "INSERT INTO intermediate(trial, step, value) VALUES($1, $2, $3) "
+        "ON CONFLICT(trial, step) DO UPDATE SET value = excluded.value",
+        {number, step, value});
+  });
 }
 
 bool StudyStorage::finish(std::int64_t number, const std::string& worker_id, TrialState state,
                           std::optional<double> value, const std::string& message) {
-  Statement s(db_,
-              "UPDATE trials SET state = ?, value = ?, message = CASE WHEN ?3 = '' THEN message "
-              "ELSE ?3 END, finished = ? WHERE number = ? AND worker = ? AND state = 'running'");
-  s.bind(1, config::enum_name(state));
-  if (value && std::isfinite(*value))
-    s.bind(2, *value);
-  else
-    s.bind_null(2);
-  s.bind(3, message).bind(4, unix_time()).bind(5, number).bind(6, worker_id);
-  s.step();
-  return sqlite3_changes(db_) == 1;
+  const db::Value stored = value && std::isfinite(*value) ? db::Value(*value) : db::Value(nullptr);
+  std::int64_t changed = 0;
+  db_->transact(TxMode::kWrite, [&](Tx& tx) {
+    changed = tx.execute(
+        "UPDATE trials SET state = $1, value = $2, message = CASE WHEN $3 = '' THEN message "
+        "ELSE $3 END, finished = $4 WHERE number = $5 AND worker = $6 AND state = 'running'",
+        {config::enum_name(state), stored, message, unix_time(), number, worker_id});
+  });
+  return changed == 1;
 }
 
 void StudyStorage::release(std::int64_t number, const std::string& worker_id,
                            const std::string& message) {
-  Transaction t(db_, "BEGIN IMMEDIATE");
-  Statement(db_,
-            "UPDATE trials SET state = 'waiting', worker = '', attempts = MAX(attempts - 1, 0), "
-            "message = ? WHERE number = ? AND worker = ? AND state = 'running'")
-      .bind(1, message)
-      .bind(2, number)
-      .bind(3, worker_id)
-      .step();
-  Statement(db_, "DELETE FROM intermediate WHERE trial = ?").bind(1, number).step();
-  t.commit();
+  db_->transact(TxMode::kWrite, [&](Tx& tx) {
+    tx.execute(
+        "UPDATE trials SET state = 'waiting', worker = '', attempts = CASE WHEN attempts > 0 "
+        "THEN attempts - 1 ELSE 0 END, message = $1 WHERE number = $2 AND worker = $3 AND "
+        "state = 'running'",
+        {message, number, worker_id});
+    tx.execute("DELETE FROM intermediate WHERE trial = $1", {number});
+  });
 }
 
 }  // namespace wtp::tune

@@ -1,9 +1,12 @@
 #pragma once
-/// The SQLite store of a study (STUDY/study.db), shared by every worker process.
+/// The database of a study, shared by every worker process: SQLite (STUDY/study.db, workers
+/// on one machine) or PostgreSQL (`storage: postgresql://...`, workers on several machines,
+/// as Optuna's RDB storage), the same SQL on both (db/sql.h).
 ///
-/// Concurrency: each process opens its own connection (WAL journal, busy timeout).
-/// Claiming a trial is one `BEGIN IMMEDIATE` transaction (a write lock from the start),
-/// so two workers can never claim the same trial or create the same trial number.
+/// Concurrency: each process opens its own connection(s). Every write is one serialisable
+/// transaction (SQLite: `BEGIN IMMEDIATE`, a write lock from the start; PostgreSQL:
+/// SERIALIZABLE, re-run on a serialization failure), so two workers can never claim the
+/// same trial or create the same trial number.
 ///
 /// Dead workers: every worker has a row in `workers` with its host, pid and a heartbeat
 /// (refreshed by a background thread). A worker is dead when it ran on this host and its
@@ -15,13 +18,13 @@
 /// number reaches a final state (complete, pruned, failed) exactly once.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "db/sql.h"
 #include "tune/trial.h"
-
-struct sqlite3;
 
 namespace wtp::tune {
 
@@ -39,9 +42,10 @@ double unix_time();
 
 class StudyStorage {
  public:
-  /// Opens (creating if needed) the database file. `busy_timeout` seconds to wait for
-  /// another worker's lock.
-  explicit StudyStorage(const std::string& path, double busy_timeout = 600.0);
+  /// Opens (creating if needed) the study's database: a SQLite file path or a
+  /// `postgresql://` URL (db::open_sql_database). `busy_timeout` seconds to wait for another
+  /// SQLite worker's lock.
+  explicit StudyStorage(const std::string& location, double busy_timeout = 600.0);
   ~StudyStorage();
   StudyStorage(const StudyStorage&) = delete;
   StudyStorage& operator=(const StudyStorage&) = delete;
@@ -85,10 +89,7 @@ class StudyStorage {
   std::int64_t count();
 
  private:
-  void exec(const std::string& sql);
-  std::vector<TrialRecord> trials_locked();
-  sqlite3* db_ = nullptr;
-  std::string path_;
+  std::unique_ptr<db::SqlDatabase> db_;
 };
 
 }  // namespace wtp::tune

@@ -193,7 +193,7 @@ Study::Study(const config::Node& tune_node) {
   // The study directory and its database; an existing study must be the same study.
   dir_ = cfg_.study;
   fs::create_directories(fs::path(dir_) / "trials");
-  storage_ = std::make_unique<StudyStorage>((fs::path(dir_) / "study.db").string());
+  storage_ = std::make_unique<StudyStorage>(storage_location());
   config::Node identity = config::Node::map();
   identity.set("base", base_);
   identity.set("space", cfg_.space);
@@ -205,12 +205,18 @@ Study::Study(const config::Node& tune_node) {
   const std::string mine = config::to_yaml(identity);
   const std::string stored = storage_->ensure_meta("study", mine);
   if (stored != mine)
-    throw UsageError("study " + dir_ +
-                     " was created with another base config, space, objective, sampler, metric "
-                     "or seed (see its study.db); use a new --study directory to change them");
+    throw UsageError(
+        "study " + dir_ +
+        " was created with another base config, space, objective, sampler, metric "
+        "or seed (see its study.db or storage); use a new --study directory (or storage) to "
+        "change them");
 }
 
 Study::~Study() = default;
+
+std::string Study::storage_location() const {
+  return cfg_.storage.empty() ? (fs::path(dir_) / "study.db").string() : cfg_.storage;
+}
 
 config::Node Study::best_config(const Params& params) const {
   config::Node node = base_;
@@ -290,7 +296,7 @@ StudySummary Study::run_worker(const Objective& objective, const WorkerOptions& 
   bool stop = false;
   const double beat = std::clamp(cfg_.stale_after / 4.0, 0.2, 10.0);
   std::thread heart([&] {
-    StudyStorage own((fs::path(dir_) / "study.db").string());
+    StudyStorage own(storage_location());
     std::unique_lock<std::mutex> lock(mutex);
     while (!cv.wait_for(lock, std::chrono::duration<double>(beat), [&] { return stop; })) {
       try {

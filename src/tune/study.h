@@ -24,6 +24,10 @@
 /// trainer's epoch callback without any inter-process protocol; several processes give
 /// parallelism and isolation (`--workers K`).
 ///
+/// `storage: postgresql://USER@HOST/DB` keeps the trials in PostgreSQL instead of
+/// STUDY/study.db, so workers on several machines (each with its own STUDY directory for
+/// the trials' run directories) share one study, as Optuna's RDB storage does.
+///
 /// STUDY directory: study.db (SQLite: trials, intermediate values, workers), trials/NNNN
 /// (each trial's run directory: config.yaml holds the trial's values), best.yaml (base +
 /// `set` + best values, for wtp-train), trials.csv, history.png.
@@ -82,6 +86,7 @@ struct TuneConfig {
   std::int64_t trials = 20;                  ///< trials in the study, in total
   std::uint64_t seed = 0;                    ///< seed of the sampler
   std::string study;                         ///< study directory
+  std::string storage;                       ///< "" = STUDY/study.db, or postgresql://...
   std::int64_t workers = 1;                  ///< worker processes (wtp-tune spawns them)
   double timeout = 0.0;                      ///< no new trial after this many s (0 = none)
   double stale_after = 300.0;                ///< s without heartbeat: a worker is dead
@@ -103,6 +108,9 @@ struct TuneConfig {
     v("trials", trials, "trials in the study (in total, over resumes)");
     v("seed", seed, "sampler seed");
     v("study", study, "study directory (study.db, trials/, best.yaml, ...)");
+    v("storage", storage,
+      "study database: \"\" = STUDY/study.db, or postgresql://... shared by workers on "
+      "several machines");
     v("workers", workers, "worker processes on this study");
     v("timeout", timeout, "seconds after which no new trial starts (0 = none)");
     v("stale_after", stale_after, "seconds without heartbeat after which a worker is dead");
@@ -188,6 +196,8 @@ class Study {
   Direction direction() const { return direction_; }
   const std::string& dir() const { return dir_; }
   StudyStorage& storage() { return *storage_; }
+  /// Where the study's database is: `storage`, or STUDY/study.db.
+  std::string storage_location() const;
 
   /// The training config of a trial: base + set + resources + values, out = its
   /// directory, test off, the study's metric and direction.

@@ -12,6 +12,7 @@
 
 #include "catch_torch.h"
 #include "core/config.h"
+#include "postgres_server.h"
 #include "test_support.h"
 #include "train/train_config.h"
 #include "tune/study.h"
@@ -68,9 +69,10 @@ std::string study_error(const fs::path& dir, const std::string& yaml) {
 
 /// A function-objective tune config (fast: no training).
 std::string function_tune(const fs::path& study, int trials, double step_seconds, int steps,
-                          const std::string& sampler = "random",
-                          const std::string& pruner = "none") {
+                          const std::string& sampler = "random", const std::string& pruner = "none",
+                          const std::string& storage = "") {
   std::ostringstream y;
+  if (!storage.empty()) y << "storage: \"" << storage << "\"\n";
   y << "objective: {name: function, function: branin, steps: " << steps
     << ", step_seconds: " << step_seconds << "}\n"
     << "study: " << study.string() << "\n"
@@ -109,6 +111,23 @@ int wait_exit(pid_t pid) {
 }
 
 }  // namespace
+
+/// Runs the rest of the test case once per study backend: declares `storage`, "" (SQLite,
+/// STUDY/study.db) then a fresh database of the test's PostgreSQL server (skipped with the
+/// apt-get command when PostgreSQL is not installed).
+#define FOR_EACH_STUDY_BACKEND()                                                 \
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgres"); \
+  INFO("backend: " << backend);                                                  \
+  std::string storage;                                                           \
+  if (backend == "postgres") {                                                   \
+    WTP_REQUIRE_POSTGRES(server);                                                \
+    storage = server->create_database();                                         \
+  }
+
+/// The location StudyStorage opens for study directory `study` and `storage`.
+std::string study_location(const fs::path& study, const std::string& storage) {
+  return storage.empty() ? (study / "study.db").string() : storage;
+}
 
 TEST_CASE("bad spaces and configs fail before any trial, naming what to fix", "[tune][study]") {
   wtp::test::TempDir dir;
@@ -153,8 +172,9 @@ TEST_CASE("bad spaces and configs fail before any trial, naming what to fix", "[
 
 TEST_CASE("a study records failed and non-finite trials and goes on, and writes its outputs",
           "[tune][study]") {
+  FOR_EACH_STUDY_BACKEND();
   wtp::test::TempDir dir;
-  Study study(tune_node(dir.path(), function_tune(dir / "s", 8, 0, 1)));
+  Study study(tune_node(dir.path(), function_tune(dir / "s", 8, 0, 1, "random", "none", storage)));
   Objective flaky = [](TrialContext& ctx) -> double {
     if (ctx.number() == 2) throw std::runtime_error("loss is NaN at step 7");
     if (ctx.number() == 5) return std::nan("");
@@ -190,10 +210,12 @@ TEST_CASE("a study records failed and non-finite trials and goes on, and writes 
 }
 
 TEST_CASE("pruning inside a study: median stops trials worse than the median", "[tune][study]") {
+  FOR_EACH_STUDY_BACKEND();
   wtp::test::TempDir dir;
-  Study study(tune_node(dir.path(),
-                        function_tune(dir / "s", 30, 0, 4, "random",
-                                      "{name: median, n_startup_trials: 3, n_warmup_steps: 1}")));
+  Study study(
+      tune_node(dir.path(),
+                function_tune(dir / "s", 30, 0, 4, "random",
+                              "{name: median, n_startup_trials: 3, n_warmup_steps: 1}", storage)));
   WorkerOptions quiet;
   quiet.progress = false;
   auto summary = study.run_worker(study.objective(), quiet);
@@ -215,16 +237,18 @@ TEST_CASE("pruning inside a study: median stops trials worse than the median", "
 }
 
 TEST_CASE("a study killed mid-trial resumes with no lost or duplicated trial", "[tune][study]") {
+  FOR_EACH_STUDY_BACKEND();
   wtp::test::TempDir dir;
   const fs::path cfg = dir / "tune.yaml";
-  std::ofstream(cfg) << function_tune(dir / "s", 5, 0.2, 3);
+  std::ofstream(cfg) << function_tune(dir / "s", 5, 0.2, 3, "random", "none", storage);
+  const std::string location = study_location(dir / "s", storage);
   const pid_t pid = spawn_tune(cfg, dir / "first.log");
   // Wait until trial 2 is running, then kill -9 (no chance to clean up).
   bool running = false;
   for (int i = 0; i < 400 && !running; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (!fs::exists(dir / "s" / "study.db")) continue;
-    StudyStorage db((dir / "s" / "study.db").string());
+    if (storage.empty() && !fs::exists(dir / "s" / "study.db")) continue;
+    StudyStorage db(location);
     for (const auto& t : db.trials())
       if (t.number == 2 && t.state == TrialState::kRunning && !t.intermediate.empty())
         running = true;
@@ -233,7 +257,7 @@ TEST_CASE("a study killed mid-trial resumes with no lost or duplicated trial", "
   kill(pid, SIGKILL);
   CHECK(wait_exit(pid) == 128 + SIGKILL);
   {
-    StudyStorage db((dir / "s" / "study.db").string());
+    StudyStorage db(location);
     auto trials = db.trials();
     REQUIRE(trials.size() == 3);
     CHECK(trials[2].state == TrialState::kRunning);  // orphaned
@@ -241,7 +265,7 @@ TEST_CASE("a study killed mid-trial resumes with no lost or duplicated trial", "
   // Resume: the dead worker's trial is re-queued and run again, then the rest.
   const pid_t second = spawn_tune(cfg, dir / "second.log");
   REQUIRE(wait_exit(second) == 0);
-  StudyStorage db((dir / "s" / "study.db").string());
+  StudyStorage db(location);
   auto trials = db.trials();
   INFO(wtp::test::read_file(dir / "second.log"));
   REQUIRE(trials.size() == 5);
@@ -257,15 +281,16 @@ TEST_CASE("a study killed mid-trial resumes with no lost or duplicated trial", "
 
 TEST_CASE("several workers (processes) on one study complete N trials without duplicates",
           "[tune][study]") {
+  FOR_EACH_STUDY_BACKEND();
   wtp::test::TempDir dir;
   const fs::path cfg = dir / "tune.yaml";
-  std::ofstream(cfg) << function_tune(dir / "s", 10, 0.3, 2, "tpe");
+  std::ofstream(cfg) << function_tune(dir / "s", 10, 0.3, 2, "tpe", "none", storage);
   // One process with --workers 2 (it starts a second) and an independent third one.
   const pid_t a = spawn_tune(cfg, dir / "a.log", {"--workers", "2"});
   const pid_t b = spawn_tune(cfg, dir / "b.log");
   CHECK(wait_exit(b) == 0);
   CHECK(wait_exit(a) == 0);
-  StudyStorage db((dir / "s" / "study.db").string());
+  StudyStorage db(study_location(dir / "s", storage));
   auto trials = db.trials();
   REQUIRE(trials.size() == 10);
   std::set<std::string> workers;
