@@ -98,7 +98,7 @@ torch::Tensor fixed_order_linear(const torch::Tensor& x, const nn::Linear& layer
 }  // namespace
 
 torch::Tensor caffe_flatten(const torch::Tensor& x) {
-  return x.permute({0, 3, 2, 1}).contiguous().view({x.size(0), -1});
+  return x.permute({0, 3, 2, 1}).flatten(1);  // no size read into C++: traceable
 }
 
 // ---------------------------------------------------------------------------------------
@@ -343,7 +343,8 @@ class AreaSampler {
     const float* src = nhwc.data_ptr<float>();
     const std::int64_t batch = images.size(0), stride = (w_ + 1) * 3;
     sat_.assign(static_cast<std::size_t>(batch * plane_), 0.0);
-    // Row prefix sums, then column prefix sums: each in a fixed order, rows/columns in parallel.
+    // Row prefix sums (rows in parallel), then column prefix sums (blocks of columns in
+    // parallel, row by row): each sum in a fixed order.
     at::parallel_for(0, batch * h_, 64, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r) {
         const std::int64_t b = r / h_, y = r % h_;
@@ -353,10 +354,17 @@ class AreaSampler {
           for (int c = 0; c < 3; ++c) out[(x + 1) * 3 + c] = out[x * 3 + c] + in[x * 3 + c];
       }
     });
-    at::parallel_for(0, batch * stride, 256, [&](std::int64_t begin, std::int64_t end) {
+    constexpr std::int64_t kBlock = 1024;
+    const std::int64_t blocks = (stride + kBlock - 1) / kBlock;
+    at::parallel_for(0, batch * blocks, 1, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t k = begin; k < end; ++k) {
-        double* col = sat_.data() + (k / stride) * plane_ + k % stride;
-        for (std::int64_t y = 1; y <= h_; ++y) col[y * stride] += col[(y - 1) * stride];
+        double* plane = sat_.data() + (k / blocks) * plane_;
+        const std::int64_t x0 = (k % blocks) * kBlock, x1 = std::min(stride, x0 + kBlock);
+        for (std::int64_t y = 1; y <= h_; ++y) {
+          double* row = plane + y * stride;
+          const double* above = row - stride;
+          for (std::int64_t x = x0; x < x1; ++x) row[x] += above[x];
+        }
       }
     });
   }

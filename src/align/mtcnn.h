@@ -47,7 +47,7 @@ namespace wtp::align {
 
 /// The last feature map of R-Net or O-Net, [N, C, H, W], flattened to [N, W * H * C] in the
 /// order their dense layers were trained on: facenet-pytorch's x.permute(0, 3, 2, 1) (N, W, H,
-/// C: the column-major layout of the original Caffe weights).
+/// C: the column-major layout of the original Caffe weights). Traceable (reads no size).
 torch::Tensor caffe_flatten(const torch::Tensor& x);
 
 /// P-Net: fully convolutional proposal network (12 x 12 receptive field, stride 2).
