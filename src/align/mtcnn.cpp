@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -24,6 +25,48 @@ nn::Conv2d conv(int in, int out, int kernel) {
 nn::PReLU prelu(int channels) { return nn::PReLU(nn::PReLUOptions().num_parameters(channels)); }
 nn::MaxPool2d pool(int kernel, int stride) {
   return nn::MaxPool2d(nn::MaxPool2dOptions(kernel).stride(stride).ceil_mode(true));
+}
+
+// Every MTCNN convolution (stride 1, no padding) through oneDNN. LibTorch's conv2d chooses
+// between oneDNN and its own im2col + BLAS path by batch size, input size and thread count,
+// and the BLAS path sums in an order that changes with the thread count; oneDNN's forward
+// convolution gives the same result on any thread count (and keeps channels-last inputs
+// channels-last).
+torch::Tensor convolve(const nn::Conv2d& layer, const torch::Tensor& x) {
+  return torch::mkldnn_convolution(x, layer->weight, layer->bias, {0, 0}, {1, 1}, {1, 1}, 1);
+}
+
+// PReLU in place on a fresh contiguous or channels-last tensor ([N, C] or [N, C, H, W]), one
+// weight per channel. LibTorch 1.13's prelu is slow on channels-last maps with few channels
+// (P-Net's first layer: ~20x slower than this loop).
+torch::Tensor prelu_(torch::Tensor x, const nn::PReLU& layer) {
+  const auto weight = layer->weight.contiguous();
+  const float* wp = weight.data_ptr<float>();
+  const std::int64_t channels = x.size(1);
+  TORCH_CHECK(weight.numel() == channels, "prelu_: expected ", weight.numel(), " channels");
+  const bool last =
+      x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+  if (!last && !x.is_contiguous()) x = x.contiguous();
+  float* p = x.data_ptr<float>();
+  const std::int64_t inner = x.numel() / (x.size(0) * channels);  // H * W (1 for [N, C])
+  // Channels-last: rows of `channels` values; contiguous: planes of `inner` values.
+  const std::int64_t rows = last ? x.numel() / channels : x.size(0) * channels;
+  at::parallel_for(0, rows, 2048 / std::max<std::int64_t>(1, last ? channels : inner) + 1,
+                   [&](std::int64_t begin, std::int64_t end) {
+                     for (std::int64_t r = begin; r < end; ++r) {
+                       if (last) {
+                         float* v = p + r * channels;
+                         for (std::int64_t c = 0; c < channels; ++c)
+                           v[c] = v[c] > 0.0f ? v[c] : wp[c] * v[c];
+                       } else {
+                         float* v = p + r * inner;
+                         const float w = wp[r % channels];
+                         for (std::int64_t i = 0; i < inner; ++i)
+                           v[i] = v[i] > 0.0f ? v[i] : w * v[i];
+                       }
+                     }
+                   });
+  return x;
 }
 
 // y = x W^T + b with every output summed in one fixed order (k = 0, 1, ..., in double), so
@@ -54,6 +97,10 @@ torch::Tensor fixed_order_linear(const torch::Tensor& x, const nn::Linear& layer
 
 }  // namespace
 
+torch::Tensor caffe_flatten(const torch::Tensor& x) {
+  return x.permute({0, 3, 2, 1}).flatten(1);  // no size read into C++: traceable
+}
+
 // ---------------------------------------------------------------------------------------
 // Networks (layer names are the state-dict names of facenet-pytorch's weight files)
 // ---------------------------------------------------------------------------------------
@@ -71,11 +118,11 @@ PNetImpl::PNetImpl() {
 }
 
 std::pair<torch::Tensor, torch::Tensor> PNetImpl::forward(torch::Tensor x) {
-  x = pool1(prelu1(conv1(x)));
-  x = prelu2(conv2(x));
-  x = prelu3(conv3(x));
-  auto probs = torch::softmax(conv4_1(x), 1);
-  return {conv4_2(x), probs};
+  x = pool1(prelu_(convolve(conv1, x), prelu1));
+  x = prelu_(convolve(conv2, x), prelu2);
+  x = prelu_(convolve(conv3, x), prelu3);
+  auto probs = torch::softmax(convolve(conv4_1, x), 1);
+  return {convolve(conv4_2, x), probs};
 }
 
 RNetImpl::RNetImpl() {
@@ -94,12 +141,10 @@ RNetImpl::RNetImpl() {
 }
 
 std::pair<torch::Tensor, torch::Tensor> RNetImpl::forward(torch::Tensor x) {
-  x = pool1(prelu1(conv1(x)));
-  x = pool2(prelu2(conv2(x)));
-  x = prelu3(conv3(x));
-  // The dense layer was trained on a channels-last flattening (Caffe/TF port).
-  x = x.permute({0, 2, 3, 1}).contiguous();
-  x = prelu4(fixed_order_linear(x.view({x.size(0), -1}), dense4));
+  x = pool1(prelu_(convolve(conv1, x), prelu1));
+  x = pool2(prelu_(convolve(conv2, x), prelu2));
+  x = prelu_(convolve(conv3, x), prelu3);
+  x = prelu_(fixed_order_linear(caffe_flatten(x), dense4), prelu4);
   auto probs = torch::softmax(fixed_order_linear(x, dense5_1), 1);
   return {fixed_order_linear(x, dense5_2), probs};
 }
@@ -124,12 +169,11 @@ ONetImpl::ONetImpl() {
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ONetImpl::forward(torch::Tensor x) {
-  x = pool1(prelu1(conv1(x)));
-  x = pool2(prelu2(conv2(x)));
-  x = pool3(prelu3(conv3(x)));
-  x = prelu4(conv4(x));
-  x = x.permute({0, 2, 3, 1}).contiguous();
-  x = prelu5(fixed_order_linear(x.view({x.size(0), -1}), dense5));
+  x = pool1(prelu_(convolve(conv1, x), prelu1));
+  x = pool2(prelu_(convolve(conv2, x), prelu2));
+  x = pool3(prelu_(convolve(conv3, x), prelu3));
+  x = prelu_(convolve(conv4, x), prelu4);
+  x = prelu_(fixed_order_linear(caffe_flatten(x), dense5), prelu5);
   auto probs = torch::softmax(fixed_order_linear(x, dense6_1), 1);
   return {fixed_order_linear(x, dense6_2), fixed_order_linear(x, dense6_3), probs};
 }
@@ -140,10 +184,13 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ONetImpl::forward(torch:
 
 namespace {
 
-// Indices of `scores` by decreasing score, ties by increasing index.
-std::vector<std::int64_t> order_by_score(const float* scores, std::int64_t n) {
+// Indices of `scores` by decreasing score, ties by increasing index (torchvision's stable
+// sort) or, with `later_first`, by decreasing index (facenet-pytorch's nms_numpy, which takes
+// the last of a stable ascending argsort).
+std::vector<std::int64_t> order_by_score(const float* scores, std::int64_t n, bool later_first) {
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
+  if (later_first) std::reverse(order.begin(), order.end());
   std::stable_sort(order.begin(), order.end(),
                    [&](std::int64_t a, std::int64_t b) { return scores[a] > scores[b]; });
   return order;
@@ -169,7 +216,7 @@ torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, doubl
   std::vector<float> area(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i)
     area[i] = (p[4 * i + 2] - p[4 * i] + plus) * (p[4 * i + 3] - p[4 * i + 1] + plus);
-  const auto order = order_by_score(s.data_ptr<float>(), n);
+  const auto order = order_by_score(s.data_ptr<float>(), n, mode == NmsMode::kMin);
   std::vector<char> suppressed(static_cast<std::size_t>(n), 0);
   std::vector<std::int64_t> keep;
   const float min_threshold = static_cast<float>(threshold);
@@ -282,18 +329,108 @@ torch::Tensor bbreg(torch::Tensor boxes, const torch::Tensor& reg) {
   return boxes;
 }
 
+// Area interpolation, torch's interpolate(mode="area") (adaptive average pooling: output cell
+// o of n over an input span of length L averages the inputs [floor(o L / n), ceil((o + 1) L / n)),
+// bounds computed in float as LibTorch does), read from a summed-area table in double: any
+// region at any size costs O(output), and sums of 8-bit values are exact (the average then
+// rounds once to float, where LibTorch sums in float).
+class AreaSampler {
+ public:
+  /// images: [B, 3, H, W] float (any strides).
+  explicit AreaSampler(const torch::Tensor& images)
+      : h_(images.size(2)), w_(images.size(3)), plane_((h_ + 1) * (w_ + 1) * 3) {
+    const auto nhwc = images.permute({0, 2, 3, 1}).contiguous();
+    const float* src = nhwc.data_ptr<float>();
+    const std::int64_t batch = images.size(0), stride = (w_ + 1) * 3;
+    sat_.assign(static_cast<std::size_t>(batch * plane_), 0.0);
+    // Row prefix sums (rows in parallel), then column prefix sums (blocks of columns in
+    // parallel, row by row): each sum in a fixed order.
+    at::parallel_for(0, batch * h_, 64, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t r = begin; r < end; ++r) {
+        const std::int64_t b = r / h_, y = r % h_;
+        const float* in = src + r * w_ * 3;
+        double* out = sat_.data() + b * plane_ + (y + 1) * stride;
+        for (std::int64_t x = 0; x < w_; ++x)
+          for (int c = 0; c < 3; ++c) out[(x + 1) * 3 + c] = out[x * 3 + c] + in[x * 3 + c];
+      }
+    });
+    constexpr std::int64_t kBlock = 1024;
+    const std::int64_t blocks = (stride + kBlock - 1) / kBlock;
+    at::parallel_for(0, batch * blocks, 1, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t k = begin; k < end; ++k) {
+        double* plane = sat_.data() + (k / blocks) * plane_;
+        const std::int64_t x0 = (k % blocks) * kBlock, x1 = std::min(stride, x0 + kBlock);
+        for (std::int64_t y = 1; y <= h_; ++y) {
+          double* row = plane + y * stride;
+          const double* above = row - stride;
+          for (std::int64_t x = x0; x < x1; ++x) row[x] += above[x];
+        }
+      }
+    });
+  }
+
+  /// Writes rows [y0, y1) x columns [x0, x1) of image b (0-based, non-empty, inside the image)
+  /// area-resized to out_h x out_w and normalised as (v - 127.5) * 0.0078125 to `out`,
+  /// channels-last: out[(r * out_w + c) * 3 + channel].
+  void sample(std::int64_t b, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1,
+              std::int64_t out_h, std::int64_t out_w, float* out) const {
+    const auto ys = bins(y0, y1 - y0, out_h), xs = bins(x0, x1 - x0, out_w);
+    const std::int64_t stride = (w_ + 1) * 3;
+    const double* base = sat_.data() + b * plane_;
+    at::parallel_for(0, out_h, 16, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t r = begin; r < end; ++r) {
+        const double* top = base + ys[2 * r] * stride;
+        const double* bottom = base + ys[2 * r + 1] * stride;
+        const double rows = static_cast<double>(ys[2 * r + 1] - ys[2 * r]);
+        float* o = out + r * out_w * 3;
+        for (std::int64_t c = 0; c < out_w; ++c) {
+          const std::int64_t l = xs[2 * c] * 3, rr = xs[2 * c + 1] * 3;
+          const double count = rows * static_cast<double>(xs[2 * c + 1] - xs[2 * c]);
+          for (int ch = 0; ch < 3; ++ch) {
+            const double sum = bottom[rr + ch] - bottom[l + ch] - top[rr + ch] + top[l + ch];
+            o[c * 3 + ch] = (static_cast<float>(sum / count) - 127.5f) * 0.0078125f;
+          }
+        }
+      }
+    });
+  }
+
+ private:
+  // Table indices [start, end) of each of the n output cells over [offset, offset + length).
+  static std::vector<std::int64_t> bins(std::int64_t offset, std::int64_t length, std::int64_t n) {
+    std::vector<std::int64_t> out(static_cast<std::size_t>(2 * n));
+    for (std::int64_t o = 0; o < n; ++o) {
+      out[2 * o] = offset + static_cast<std::int64_t>(
+                                std::floor(static_cast<float>(o * length) / static_cast<float>(n)));
+      out[2 * o + 1] = offset + static_cast<std::int64_t>(std::ceil(
+                                    static_cast<float>((o + 1) * length) / static_cast<float>(n)));
+    }
+    return out;
+  }
+
+  std::int64_t h_, w_, plane_;
+  std::vector<double> sat_;  // [B, H + 1, W + 1, 3]: sums of the pixels above and left
+};
+
+// A channels-last [n, 3, h, w] float tensor (what AreaSampler::sample writes, per item).
+torch::Tensor channels_last_batch(std::int64_t n, std::int64_t h, std::int64_t w) {
+  return torch::empty({n, h, w, 3}).permute({0, 3, 1, 2});
+}
+
 // facenet-pytorch pad() + crop + area resize: the crops of `boxes` (truncated to integers,
-// clamped to the 1-based image), resized to side x side and normalised. Boxes whose clamped
-// crop is empty are dropped: `valid` receives the indices of the rows that were kept.
-torch::Tensor crop_boxes(const torch::Tensor& images, const torch::Tensor& boxes,
-                         const torch::Tensor& image_inds, int side,
+// clamped to the 1-based image of h x w), resized to side x side and normalised. Boxes whose
+// clamped crop is empty are dropped: `valid` receives the indices of the rows that were kept.
+torch::Tensor crop_boxes(const AreaSampler& sampler, const torch::Tensor& boxes,
+                         const torch::Tensor& image_inds, std::int64_t h, std::int64_t w, int side,
                          std::vector<std::int64_t>* valid) {
-  const std::int64_t h = images.size(2), w = images.size(3);
   const auto b = boxes.index({Slice(), Slice(0, 4)}).trunc().to(torch::kInt32).contiguous();
   const auto ids = image_inds.to(torch::kInt64).contiguous();
   const std::int32_t* p = b.data_ptr<std::int32_t>();
   const std::int64_t* ip = ids.data_ptr<std::int64_t>();
-  std::vector<torch::Tensor> crops;
+  struct Region {
+    std::int64_t image, y0, y1, x0, x1;  // 0-based, [y0, y1) x [x0, x1)
+  };
+  std::vector<Region> regions;
   valid->clear();
   for (std::int64_t k = 0; k < b.size(0); ++k) {
     const std::int64_t x = std::max<std::int64_t>(p[4 * k], 1);
@@ -301,13 +438,19 @@ torch::Tensor crop_boxes(const torch::Tensor& images, const torch::Tensor& boxes
     const std::int64_t ex = std::min<std::int64_t>(p[4 * k + 2], w);
     const std::int64_t ey = std::min<std::int64_t>(p[4 * k + 3], h);
     if (!(ey > y - 1 && ex > x - 1)) continue;
-    const auto crop =
-        images.index({ip[k], Slice(), Slice(y - 1, ey), Slice(x - 1, ex)}).unsqueeze(0);
-    crops.push_back(torch::adaptive_avg_pool2d(crop, {side, side}));
+    regions.push_back({ip[k], y - 1, ey, x - 1, ex});
     valid->push_back(k);
   }
-  if (crops.empty()) return torch::empty({0, 3, side, side});
-  return (torch::cat(crops, 0) - 127.5) * 0.0078125;
+  const auto n = static_cast<std::int64_t>(regions.size());
+  auto crops = channels_last_batch(n, side, side);
+  float* out = crops.data_ptr<float>();
+  at::parallel_for(0, n, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) {
+      const Region& r = regions[static_cast<std::size_t>(i)];
+      sampler.sample(r.image, r.y0, r.y1, r.x0, r.x1, side, side, out + i * side * side * 3);
+    }
+  });
+  return crops;
 }
 
 torch::Tensor take(const torch::Tensor& t, const std::vector<std::int64_t>& rows) {
@@ -370,13 +513,26 @@ torch::Tensor mtcnn_input(const cv::Mat& bgr) {
 }
 
 std::vector<std::vector<Face>> run_mtcnn(MtcnnNets& nets, const torch::Tensor& images,
-                                         const MtcnnOptions& options) {
+                                         const MtcnnOptions& options, MtcnnTimes* times) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3 && images.scalar_type() == torch::kFloat,
               "run_mtcnn: images must be float32 [B, 3, H, W]");
   torch::NoGradGuard no_grad;
   const std::int64_t batch = images.size(0), h = images.size(2), w = images.size(3);
   const auto& thr = options.thresholds;
   std::vector<std::vector<Face>> result(static_cast<std::size_t>(batch));
+  using Clock = std::chrono::steady_clock;
+  auto last = Clock::now();
+  // Seconds since the previous call (only when timing).
+  auto lap = [&]() {
+    if (!times) return 0.0;
+    const auto now = Clock::now();
+    const double s = std::chrono::duration<double>(now - last).count();
+    last = now;
+    return s;
+  };
+  if (times) *times = MtcnnTimes{};
+  const AreaSampler sampler(images);
+  if (times) times->table = lap();
 
   // Stage 1: P-Net over the pyramid, all images of the batch per level.
   std::vector<torch::Tensor> level_boxes, level_inds;
@@ -384,13 +540,18 @@ std::vector<std::vector<Face>> run_mtcnn(MtcnnNets& nets, const torch::Tensor& i
        pyramid_scales(static_cast<int>(h), static_cast<int>(w), options.min_face, options.factor)) {
     const auto hs = static_cast<std::int64_t>(h * scale + 1);
     const auto ws = static_cast<std::int64_t>(w * scale + 1);
-    const auto level = (torch::adaptive_avg_pool2d(images, {hs, ws}) - 127.5) * 0.0078125;
+    auto level = channels_last_batch(batch, hs, ws);
+    for (std::int64_t b = 0; b < batch; ++b)
+      sampler.sample(b, 0, h, 0, w, hs, ws, level.data_ptr<float>() + b * hs * ws * 3);
+    if (times) times->resize.push_back(lap());
     auto [reg, probs] = nets.pnet->forward(level);
     auto [boxes, inds] = generate_boxes(reg, probs.select(1, 1), scale, thr[0]);
+    if (times) times->pnet.push_back(lap());
     const auto pick =
         batched_nms(boxes, boxes.select(1, 4), inds, options.nms_scale, NmsMode::kUnion);
     level_boxes.push_back(boxes.index_select(0, pick));
     level_inds.push_back(inds.index_select(0, pick));
+    if (times) times->nms += lap();
   }
   if (level_boxes.empty()) return result;
   auto boxes = torch::cat(level_boxes, 0);
@@ -408,6 +569,7 @@ std::vector<std::vector<Face>> run_mtcnn(MtcnnNets& nets, const torch::Tensor& i
     const auto qq4 = boxes.select(1, 3) + boxes.select(1, 8) * regh;
     boxes = rerec(torch::stack({qq1, qq2, qq3, qq4, boxes.select(1, 4)}).permute({1, 0}));
   }
+  if (times) times->nms += lap();
 
   // Runs `net` on the crops in chunks of crop_batch and concatenates each output.
   auto chunked = [&](const torch::Tensor& crops, auto&& forward) {
@@ -424,15 +586,17 @@ std::vector<std::vector<Face>> run_mtcnn(MtcnnNets& nets, const torch::Tensor& i
 
   // Stage 2: R-Net on 24 x 24 crops.
   std::vector<std::int64_t> valid;
-  auto crops = crop_boxes(images, boxes, inds, 24, &valid);
+  auto crops = crop_boxes(sampler, boxes, inds, h, w, 24, &valid);
   if (valid.empty()) return result;
   boxes = take(boxes, valid);
   inds = take(inds, valid);
+  if (times) times->rnet_crops = lap();
   {
     const auto out = chunked(crops, [&](const torch::Tensor& x) {
       auto [reg, probs] = nets.rnet->forward(x);
       return std::vector<torch::Tensor>{reg, probs};
     });
+    if (times) times->rnet = lap();
     const auto score = out[1].select(1, 1);
     const auto pass = score > thr[1];
     boxes = torch::cat({boxes.index({pass, Slice(0, 4)}), score.index({pass}).unsqueeze(1)}, 1);
@@ -444,19 +608,22 @@ std::vector<std::vector<Face>> run_mtcnn(MtcnnNets& nets, const torch::Tensor& i
     inds = inds.index_select(0, pick);
     mv = mv.index_select(0, pick);
     boxes = rerec(bbreg(boxes, mv));
+    if (times) times->nms += lap();
   }
 
   // Stage 3: O-Net on 48 x 48 crops, landmarks.
-  crops = crop_boxes(images, boxes, inds, 48, &valid);
+  crops = crop_boxes(sampler, boxes, inds, h, w, 48, &valid);
   if (valid.empty()) return result;
   boxes = take(boxes, valid);
   inds = take(inds, valid);
+  if (times) times->onet_crops = lap();
   torch::Tensor points;
   {
     const auto out = chunked(crops, [&](const torch::Tensor& x) {
       auto [reg, landmarks, probs] = nets.onet->forward(x);
       return std::vector<torch::Tensor>{reg, landmarks, probs};
     });
+    if (times) times->onet = lap();
     const auto score = out[2].select(1, 1);
     const auto pass = score > thr[2];
     const auto lm = out[1].index({pass});
@@ -474,6 +641,7 @@ std::vector<std::vector<Face>> run_mtcnn(MtcnnNets& nets, const torch::Tensor& i
     boxes = boxes.index_select(0, pick).contiguous();
     inds = inds.index_select(0, pick).contiguous();
     points = points.index_select(0, pick).contiguous();
+    if (times) times->nms += lap();
   }
 
   const float* bp = boxes.data_ptr<float>();

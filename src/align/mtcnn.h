@@ -19,8 +19,16 @@
 ///  3. The same crops at 48 x 48 through O-Net; probability > thresholds[2] kept;
 ///     landmarks = box corner - 1 + offset * (side + 1); O-Net regression; NMS with the
 ///     "Min" overlap (intersection / smaller area, areas with +1) at nms_output.
-/// NMS "IoU" is torchvision.ops.nms (areas (x2 - x1)(y2 - y1), a box is suppressed when its
-/// IoU with a kept box is > threshold); ties in score keep the earlier box.
+/// R-Net and O-Net flatten their last feature map in Caffe's column-major order (see
+/// caffe_flatten). NMS "IoU" is torchvision.ops.nms (areas (x2 - x1)(y2 - y1), a box is
+/// suppressed when its IoU with a kept box is > threshold); ties in score keep the earlier box.
+///
+/// Agreement: on the four photos of ../shared/faces, the same faces as facenet-pytorch's own
+/// code (../shared/reference/mtcnn), boxes and landmarks within 1e-3 px, probabilities within
+/// 1e-6 (tests/align/test_mtcnn.cpp). The arithmetic differs only in rounding: area resizes
+/// read a summed-area table in double (exact sums; LibTorch sums in float), convolutions always
+/// run on oneDNN and dense layers sum in a fixed order, so that the result does not depend on
+/// the thread count (LibTorch's own choice of kernels does).
 /// Differences from facenet-pytorch, both only in degenerate cases: a box lying entirely
 /// outside the image after clamping is dropped (facenet-pytorch skips its crop but keeps the
 /// box, misaligning boxes and scores); batched NMS runs per group instead of offsetting
@@ -36,6 +44,11 @@
 #include "core/error.h"
 
 namespace wtp::align {
+
+/// The last feature map of R-Net or O-Net, [N, C, H, W], flattened to [N, W * H * C] in the
+/// order their dense layers were trained on: facenet-pytorch's x.permute(0, 3, 2, 1) (N, W, H,
+/// C: the column-major layout of the original Caffe weights). Traceable (reads no size).
+torch::Tensor caffe_flatten(const torch::Tensor& x);
 
 /// P-Net: fully convolutional proposal network (12 x 12 receptive field, stride 2).
 struct PNetImpl : torch::nn::Module {
@@ -89,7 +102,8 @@ enum class NmsMode {
 
 /// Greedy non-maximum suppression. `boxes` [N, >= 4] float (x1, y1, x2, y2 first), `scores`
 /// [N]. Returns the kept row indices (int64 [K]) in order of decreasing score (ties: lower
-/// index first). A box is dropped when its overlap with an already kept box is > threshold.
+/// index first for kUnion as torchvision, higher index first for kMin as facenet-pytorch's
+/// nms_numpy). A box is dropped when its overlap with an already kept box is > threshold.
 torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, double threshold,
                   NmsMode mode);
 /// nms() within each group (`groups` int64 [N]); the union of the kept indices in order of
@@ -139,11 +153,24 @@ struct MtcnnNets {
 /// missing (saying where the weights come from), std::runtime_error on a corrupt file.
 MtcnnNets load_mtcnn(const std::string& dir);
 
+/// Where run_mtcnn()'s time went, seconds (for benchmarks).
+struct MtcnnTimes {
+  double table = 0;            ///< summed-area table of the input (the area resizes read it)
+  std::vector<double> resize;  ///< area resize of each pyramid level
+  std::vector<double> pnet;    ///< P-Net and box generation, per pyramid level
+  double nms = 0;              ///< every NMS, box regression and squaring
+  double rnet_crops = 0;       ///< cropping and resizing the 24 x 24 R-Net inputs
+  double rnet = 0;             ///< R-Net
+  double onet_crops = 0;       ///< cropping and resizing the 48 x 48 O-Net inputs
+  double onet = 0;             ///< O-Net
+};
+
 /// Runs the cascade on `images`: [B, 3, H, W] float32 RGB values 0..255 (not normalised).
 /// Returns, per image, its faces in order of decreasing confidence, each with 5 landmarks.
 /// Deterministic: the same input gives the same output whatever the LibTorch thread count.
+/// When `times` is given, it receives the time of each step.
 std::vector<std::vector<Face>> run_mtcnn(MtcnnNets& nets, const torch::Tensor& images,
-                                         const MtcnnOptions& options);
+                                         const MtcnnOptions& options, MtcnnTimes* times = nullptr);
 
 /// A BGR CV_8UC3 image as the [1, 3, H, W] float32 RGB tensor run_mtcnn() takes.
 torch::Tensor mtcnn_input(const cv::Mat& bgr);

@@ -434,18 +434,20 @@ ExportReport export_detector(align::MtcnnNets& nets, const std::string& path,
   root.register_module("onet_layers", nets.onet.ptr());
   auto& r = *nets.rnet;
   auto& o = *nets.onet;
-  // P-Net's own forward is plain tensor code. R-Net's and O-Net's dense layers sum in a
-  // fixed order through raw data (untraceable): the same layers with LibTorch's linear,
-  // checked against the originals below.
-  auto pnet = [&nets](const Tensor& x) {
-    auto [reg, probs] = nets.pnet->forward(x);
-    return Tensors{reg, probs};
+  // The networks' own forwards run oneDNN convolutions, in-place PReLU loops and dense layers
+  // that sum in a fixed order through raw data (untraceable, CPU only): the same layers with
+  // LibTorch's modules, checked against the originals below.
+  auto& p = *nets.pnet;
+  auto pnet = [&p](const Tensor& input) {
+    auto x = p.pool1(p.prelu1(p.conv1(input)));
+    x = p.prelu3(p.conv3(p.prelu2(p.conv2(x))));
+    return Tensors{p.conv4_2(x), torch::softmax(p.conv4_1(x), 1)};
   };
   auto rnet = [&r](const Tensor& input) {
     auto x = r.pool1(r.prelu1(r.conv1(input)));
     x = r.pool2(r.prelu2(r.conv2(x)));
     x = r.prelu3(r.conv3(x));
-    x = r.prelu4(r.dense4(x.permute({0, 2, 3, 1}).flatten(1)));  // channels-last flattening
+    x = r.prelu4(r.dense4(align::caffe_flatten(x)));
     return Tensors{r.dense5_2(x), torch::softmax(r.dense5_1(x), 1)};
   };
   auto onet = [&o](const Tensor& input) {
@@ -453,8 +455,12 @@ ExportReport export_detector(align::MtcnnNets& nets, const std::string& path,
     x = o.pool2(o.prelu2(o.conv2(x)));
     x = o.pool3(o.prelu3(o.conv3(x)));
     x = o.prelu4(o.conv4(x));
-    x = o.prelu5(o.dense5(x.permute({0, 2, 3, 1}).flatten(1)));
+    x = o.prelu5(o.dense5(align::caffe_flatten(x)));
     return Tensors{o.dense6_2(x), o.dense6_3(x), torch::softmax(o.dense6_1(x), 1)};
+  };
+  auto pnet_ref = [&nets](const Tensor& x) {
+    auto [reg, probs] = nets.pnet->forward(x);
+    return Tensors{reg, probs};
   };
   auto rnet_ref = [&nets](const Tensor& x) {
     auto [reg, probs] = nets.rnet->forward(x);
@@ -474,7 +480,8 @@ ExportReport export_detector(align::MtcnnNets& nets, const std::string& path,
     std::string doc;
   };
   const std::vector<NetSpec> nets_specs{
-      {"pnet", pnet, pnet, [](std::int64_t n) { return std::make_pair(12 + 7 * n, 14 + 9 * n); },
+      {"pnet", pnet, pnet_ref,
+       [](std::int64_t n) { return std::make_pair(12 + 7 * n, 14 + 9 * n); },
        "x [N, 3, H, W] (H, W >= 12) -> (regression [N, 4, H', W'], probabilities [N, 2, H', W'])"},
       {"rnet", rnet, rnet_ref, [](std::int64_t) { return std::make_pair(24, 24); },
        "x [N, 3, 24, 24] -> (regression [N, 4], probabilities [N, 2])"},
