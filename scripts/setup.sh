@@ -17,10 +17,11 @@ PACKAGES=(
   libopenblas0-openmp     # fast BLAS for LibTorch's matrix products (~25x over the reference BLAS)
   libopencv-dev opencv-data  # image I/O, drawing, Haar cascades
   libcurl4-openssl-dev    # downloads
+  libssl-dev              # SHA-256 (and MD5) of downloads: OpenSSL's libcrypto
   libarchive-dev          # .tgz/.zip/.rar extraction
   libyaml-cpp-dev         # configs
   libcli11-dev            # command lines
-  libeigen3-dev
+  libeigen3-dev           # similarity alignment (Eigen::umeyama), linked to wtp_align only
   nlohmann-json3-dev      # report.json, metadata
   libsqlite3-dev          # tuning studies
   catch2                  # tests (v2)
