@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs wtp's dependencies (Debian 12 packages only), then configures and builds.
 # Idempotent: installs only what is missing and rebuilds incrementally.
-#   bash scripts/setup.sh            # Release build in ./build
+#   bash scripts/setup.sh            # Release build of the library and the tools in ./build
 #   BUILD_DIR=out bash scripts/setup.sh
+#   WTP_BUILD_TESTS=1 ...  also the test executables (for ctest)
 #   WTP_WITH_PYTHON=1 ...  also python3-torch for the PyTorch cross-check tests
-#   WTP_WITH_BENCH=1 ...   also the Python peers of the benchmarks (torchvision, sklearn, optuna)
+#   WTP_WITH_BENCH=1 ...   also the benchmarks and their Python peers (torchvision, sklearn, optuna)
 #   WTP_WITH_POSTGRES=1 ...  also the PostgreSQL 15 server the database tests start themselves
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,10 +18,11 @@ PACKAGES=(
   libopenblas0-openmp     # fast BLAS for LibTorch's matrix products (~25x over the reference BLAS)
   libopencv-dev opencv-data  # image I/O, drawing, Haar cascades
   libcurl4-openssl-dev    # downloads
+  libssl-dev              # SHA-256 (and MD5) of downloads: OpenSSL's libcrypto
   libarchive-dev          # .tgz/.zip/.rar extraction
   libyaml-cpp-dev         # configs
   libcli11-dev            # command lines
-  libeigen3-dev
+  libeigen3-dev           # similarity alignment (Eigen::umeyama), linked to wtp_align only
   nlohmann-json3-dev      # report.json, metadata
   libsqlite3-dev          # tuning studies, wtp-serve's embedded database
   libpqxx-dev             # wtp-serve's PostgreSQL backend (libpqxx 6.4 over libpq)
@@ -57,6 +59,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Only what was asked for is configured and built: the tests and benchmarks take most of a
+# fresh build's time, and the main job needs neither.
+on_off() { if [ "${1:-0}" = 1 ]; then echo ON; else echo OFF; fi; }
+tests=$(on_off "${WTP_BUILD_TESTS:-0}")
+bench=$(on_off "${WTP_WITH_BENCH:-0}")
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DWTP_BUILD_TESTS="$tests" \
+  -DWTP_BUILD_BENCH="$bench" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
-echo "setup: built into $BUILD_DIR/bin"
+echo "setup: built the library and tools (tests $tests, benchmarks $bench) into $BUILD_DIR/bin"

@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   tool.bind("--output", "output", "output folder (mirrors the input tree; resumable)");
   tool.bind("--detector", "detector", "haar (default, OpenCV cascades) or mtcnn");
   tool.bind("--weights", "weights", "MTCNN weight directory with pnet.pt, rnet.pt, onet.pt");
-  tool.bind("--kind", "kind", "rotation (default: level the eyes) or simple");
+  tool.bind("--kind", "kind",
+            "rotation (default: level the eyes), simple, or similarity (5 landmarks onto "
+            "ArcFace's template: use --detector mtcnn --size 112)");
   tool.bind("--size", "size", "output side in pixels (default 224)");
   tool.bind("--select", "select", "face choice: largest (default), confidence or center");
   tool.bind_flag("--keep-all", "keep_all", "align every face (extra faces as <stem>_2, _3...)");

@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
                       "(10-fold verification protocol, ROC)");
   tool.bind("--embeddings", "embeddings", ".npy of float embeddings [N, D]");
   tool.bind("--labels", "labels", ".npy of int64 labels [N] (with --embeddings)");
-  tool.bind("--pair-scores", "pair_scores", "CSV with header fold,same,distance");
+  tool.bind("--pair-scores", "pair_scores",
+            "CSV with the columns fold,same,distance (any order, others ignored)");
   tool.bind("--out", "out",
             "report path (.json) or directory for report.json (report.md and the plots go "
             "beside it)");

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "core/csv.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -28,10 +29,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* const kCsvHeader =
-    "file,face,found,status,x1,y1,x2,y2,left_eye_x,left_eye_y,right_eye_x,right_eye_y,"
-    "eyes_estimated,confidence,angle,detector,output";
-constexpr std::size_t kCsvColumns = 17;
+const std::vector<std::string> kCsvColumns{"file",
+                                           "face",
+                                           "found",
+                                           "status",
+                                           "x1",
+                                           "y1",
+                                           "x2",
+                                           "y2",
+                                           "left_eye_x",
+                                           "left_eye_y",
+                                           "right_eye_x",
+                                           "right_eye_y",
+                                           "eyes_estimated",
+                                           "confidence",
+                                           "angle",
+                                           "detector",
+                                           "output"};
 
 // One alignment.csv row, kept as text fields (file, face number, ..., output).
 struct Row {
@@ -40,53 +54,6 @@ struct Row {
   int face() const { return std::stoi(fields[1]); }
   const std::string& output() const { return fields[16]; }
 };
-
-std::string csv_quote(const std::string& field) {
-  if (field.find_first_of(",\"\n\r") == std::string::npos) return field;
-  std::string out = "\"";
-  for (char c : field) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-// Splits one CSV line (RFC 4180 quoting, no embedded newlines). Returns false if malformed.
-bool csv_split(const std::string& line, std::vector<std::string>& out) {
-  out.clear();
-  std::string field;
-  bool quoted = false, was_quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < line.size() && line[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        field += c;
-      }
-    } else if (c == '"' && field.empty() && !was_quoted) {
-      quoted = was_quoted = true;
-    } else if (c == ',') {
-      out.push_back(std::move(field));
-      field.clear();
-      was_quoted = false;
-    } else {
-      field += c;
-    }
-  }
-  if (quoted) return false;
-  out.push_back(std::move(field));
-  return true;
-}
-
-std::string csv_line(const Row& row) {
-  std::string line;
-  for (std::size_t i = 0; i < row.fields.size(); ++i)
-    line += (i ? "," : "") + csv_quote(row.fields[i]);
-  return line;
-}
 
 std::string fixed(double v, int decimals) {
   char buf[64];
@@ -106,7 +73,7 @@ Row face_row(const std::string& file, int index, const AlignedFace& a, const std
 
 Row empty_row(const std::string& file, const std::string& status, const std::string& detector,
               const std::string& output) {
-  std::vector<std::string> fields(kCsvColumns);
+  std::vector<std::string> fields(kCsvColumns.size());
   fields[0] = file;
   fields[1] = "0";
   fields[2] = "0";
@@ -159,19 +126,16 @@ void write_image(const fs::path& path, const cv::Mat& image, int jpeg_quality) {
 }
 
 // The rows of an existing alignment.csv grouped by file, only for files whose every
-// output exists. Malformed (e.g. half-written) lines are ignored.
+// output exists. Columns are read by name; malformed (e.g. half-written) lines are ignored.
 std::map<std::string, std::vector<Row>> completed_rows(const fs::path& csv, const fs::path& out) {
   std::map<std::string, std::vector<Row>> by_file;
-  if (!fs::exists(csv)) return by_file;
-  const auto lines = data::read_lines(csv, "alignment.csv");
-  if (lines.empty()) return by_file;
-  require(lines.front() == kCsvHeader,
-          csv.string() +
-              " has an unexpected header: it was not written by this wtp-align; "
-              "remove it or choose another output folder");
-  for (std::size_t i = 1; i < lines.size(); ++i) {
+  if (!fs::exists(csv) || fs::file_size(csv) == 0) return by_file;
+  const auto table = csv::Table::read(csv, kCsvColumns, csv::BadRows::kSkip);
+  std::vector<std::size_t> columns;
+  for (const auto& name : kCsvColumns) columns.push_back(table.column(name));
+  for (const auto& line : table.rows()) {
     Row row;
-    if (!csv_split(lines[i], row.fields) || row.fields.size() != kCsvColumns) continue;
+    for (std::size_t c : columns) row.fields.push_back(line.fields[c]);
     try {
       (void)row.face();
     } catch (const std::exception&) {
@@ -214,6 +178,8 @@ AlignOptions AlignRunOptions::align_options() const {
   o.size = size;
   o.margin = margin;
   o.interpolation = interpolation;
+  o.landmark_template = landmark_template;
+  o.template_size = template_size;
   return o;
 }
 
@@ -300,8 +266,8 @@ AlignSummary run_align(const AlignRunOptions& options) {
     const fs::path tmp = summary.csv + ".tmp";
     {
       std::ofstream out(tmp, std::ios::trunc);
-      out << kCsvHeader << "\n";
-      for (const auto& row : rows) out << csv_line(row) << "\n";
+      out << csv::join(kCsvColumns) << "\n";
+      for (const auto& row : rows) out << csv::join(row.fields) << "\n";
       if (!out) throw std::runtime_error("cannot write " + tmp.string());
     }
     fs::rename(tmp, summary.csv);
@@ -383,7 +349,7 @@ AlignSummary run_align(const AlignRunOptions& options) {
     std::ofstream out(summary.csv, std::ios::app);
     for (auto& r : results) {
       for (auto& row : r.rows) {
-        out << csv_line(row) << "\n";
+        out << csv::join(row.fields) << "\n";
         all_rows.push_back(std::move(row));
       }
       ++summary.processed;

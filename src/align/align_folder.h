@@ -42,10 +42,13 @@ struct AlignRunOptions {
   std::string output;  ///< mirrored tree of aligned images + alignment.csv (created)
   config::Component detector{"haar", config::Node()};  ///< haar | mtcnn, with its options
   std::string weights;  ///< MTCNN weight directory (shortcut for detector option `weights`)
-  AlignKind kind = AlignKind::kRotation;                           ///< simple | rotation
-  int size = 224;                                                  ///< output side
-  double margin = 1.0 / 3.0;                                       ///< box expansion per side
+  AlignKind kind = AlignKind::kRotation;  ///< simple | rotation | similarity
+  int size = 224;                         ///< output side
+  double margin = 1.0 / 3.0;              ///< box expansion per side
   data::Interpolation interpolation = data::Interpolation::kArea;  ///< letterbox resampling
+  /// similarity: landmark positions [x, y] for a template_size output (AlignOptions)
+  std::vector<std::vector<double>> landmark_template = kArcfaceTemplate;
+  double template_size = 112;                ///< similarity: the side the template is given for
   FaceSelect select = FaceSelect::kLargest;  ///< which face when several are found
   double center_weight = 2.0;       ///< weight of the squared centre offset for select: center
   bool keep_all = false;            ///< align every face, not just the selected one
@@ -60,10 +63,13 @@ struct AlignRunOptions {
     v("output", output, "output folder (mirrors input; alignment.csv inside)");
     v("detector", detector, "face detector: haar | mtcnn, or {name: ..., options}");
     v("weights", weights, "MTCNN weight directory (pnet.pt, rnet.pt, onet.pt)");
-    v("kind", kind, "alignment: simple | rotation");
+    v("kind", kind, "alignment: simple | rotation | similarity (landmarks onto a template)");
     v("size", size, "output side in pixels");
     v("margin", margin, "box expansion on each side, fraction of the box");
     v("interpolation", interpolation, "letterbox resampling: nearest | linear | area | cubic");
+    v("template", landmark_template,
+      "similarity: landmark positions [[x, y], ...] (default ArcFace's 5 for 112 x 112)");
+    v("template_size", template_size, "similarity: output side the template is given for");
     v("select", select, "face choice: largest | confidence | center");
     v("center_weight", center_weight, "weight of the squared centre offset (select: center)");
     v("keep_all", keep_all, "align every detected face");

@@ -1,5 +1,6 @@
 #include "align/alignment.h"
 
+#include <Eigen/Geometry>
 #include <algorithm>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
@@ -14,6 +15,31 @@ void AlignOptions::validate() const {
           "align: size must be in [8, 8192], got " + std::to_string(size));
   require(margin >= 0.0 && margin <= 4.0,
           "align: margin must be in [0, 4] (fraction of the box per side)");
+  require(template_size > 0, "align: template_size must be > 0");
+  require(landmark_template.size() >= 2,
+          "align: template needs at least 2 points [x, y] (default: ArcFace's 5)");
+  for (const auto& point : landmark_template)
+    require(point.size() == 2, "align: every template point is [x, y], got " +
+                                   std::to_string(point.size()) + " numbers");
+}
+
+cv::Matx23d similarity_transform(const std::vector<cv::Point2d>& src,
+                                 const std::vector<cv::Point2d>& dst) {
+  if (src.size() != dst.size() || src.size() < 2)
+    throw std::invalid_argument(
+        "similarity_transform: needs as many source as target points, "
+        "at least 2");
+  const Eigen::Index n = static_cast<Eigen::Index>(src.size());
+  Eigen::Matrix2Xd from(2, n), to(2, n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    from.col(i) << src[i].x, src[i].y;
+    to.col(i) << dst[i].x, dst[i].y;
+  }
+  const Eigen::Vector2d spread = (from.colwise() - from.rowwise().mean()).rowwise().norm();
+  if (spread.norm() < 1e-9)
+    throw std::invalid_argument("similarity_transform: the source points all coincide");
+  const Eigen::Matrix3d t = Eigen::umeyama(from, to, true);
+  return {t(0, 0), t(0, 1), t(0, 2), t(1, 0), t(1, 1), t(1, 2)};
 }
 
 cv::Rect expand_box(const Box& box, double margin, cv::Size image) {
@@ -70,7 +96,31 @@ AlignedFace align_face(const cv::Mat& image, const Face& face, const AlignOption
     return out;
   }
   if (face.landmarks.size() < 2)
-    throw std::invalid_argument("align_face: rotation alignment needs the two eye landmarks");
+    throw std::invalid_argument("align_face: " + config::enum_name(options.kind) +
+                                " alignment needs at least the two eye landmarks");
+  if (options.kind == AlignKind::kSimilarity) {
+    const double scale = options.size / options.template_size;
+    const std::size_t n = std::min(face.landmarks.size(), options.landmark_template.size());
+    std::vector<cv::Point2d> src(face.landmarks.begin(), face.landmarks.begin() + n), dst;
+    for (std::size_t i = 0; i < n; ++i)
+      dst.emplace_back(options.landmark_template[i][0] * scale,
+                       options.landmark_template[i][1] * scale);
+    out.transform = similarity_transform(src, dst);
+    out.angle = std::atan2(-out.transform(1, 0), out.transform(0, 0)) * 180.0 / CV_PI;
+    cv::warpAffine(image, out.image, cv::Mat(out.transform), cv::Size(options.size, options.size),
+                   cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+    // The source region the output shows: the output square mapped back, within the image.
+    cv::Matx23d back;
+    cv::invertAffineTransform(out.transform, back);
+    std::vector<cv::Point2f> corners;
+    for (double x : {0.0, options.size - 1.0})
+      for (double y : {0.0, options.size - 1.0}) {
+        const cv::Point2d p = apply_transform(back, {x, y});
+        corners.emplace_back(static_cast<float>(p.x), static_cast<float>(p.y));
+      }
+    out.crop = cv::boundingRect(corners) & cv::Rect(0, 0, image.cols, image.rows);
+    return out;
+  }
   out.angle = eye_angle(face.left_eye(), face.right_eye());
   const cv::Point2d c = face.box.center();
   // Same matrix as data::rotate_image (cv::getRotationMatrix2D(c, angle, 1)), then the

@@ -11,21 +11,27 @@ namespace wtp::data {
 namespace fs = std::filesystem;
 
 void LfwOptions::validate() const {
-  require(!root.empty(), "lfw: root must be set to the folder holding lfw-deepfunneled/");
+  require(!root.empty(), "lfw: root must be set to the folder holding the LFW image folder");
   require(min_images >= 1, "lfw: min_images must be >= 1");
 }
 
 fs::path LfwOptions::image_dir() const {
-  return images.empty() ? fs::path(root) : fs::path(root) / images;
+  if (images != "auto") return images.empty() ? fs::path(root) : fs::path(root) / images;
+  std::error_code ec;
+  for (const auto& folder : kLfwImageFolders)
+    if (fs::is_directory(fs::path(root) / folder, ec)) return fs::path(root) / folder;
+  return fs::path(root) / kLfwImageFolders.front();
 }
 
 Dataset load_lfw(const LfwOptions& options) {
   options.validate();
   const fs::path dir = options.image_dir();
-  require_directory(dir, "LFW images",
-                    "expected <root>/" + options.images +
-                        "/<Name>/<Name>_0001.jpg; run `wtp-download lfw --root <root>` or set "
-                        "lfw.images to the extracted folder name");
+  require_directory(
+      dir, "LFW images",
+      "expected <root>/" +
+          (options.images == "auto" ? "{lfw-deepfunneled,lfw_funneled,lfw}" : options.images) +
+          "/<Name>/<Name>_0001.jpg; run `wtp-download lfw --root DIR` (it installs "
+          "DIR/lfw/lfw_funneled) or set lfw.images to the extracted folder name");
   std::vector<std::pair<std::string, Item>> items;
   for (const auto& name : list_subfolders(dir)) {
     const auto files = list_class_files(dir, name, image_extensions());

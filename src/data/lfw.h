@@ -1,6 +1,8 @@
 #pragma once
-/// Labeled Faces in the Wild: the image tree `<root>/lfw-deepfunneled/<Name>/<Name>_<NNNN>.jpg`
-/// and the protocol files beside it (`pairs.txt`: 10 folds of same/different pairs;
+/// Labeled Faces in the Wild: the image tree `<root>/<images>/<Name>/<Name>_<NNNN>.jpg`, where
+/// <images> is the folder of any of the three LFW archives (lfw-deepfunneled, lfw_funneled,
+/// lfw; wtp-download's lfw-deepfunneled, lfw and lfw-original), and the protocol files beside
+/// it (`pairs.txt`: 10 folds of same/different pairs;
 /// `pairsDevTrain.txt` / `pairsDevTest.txt`: View 1; `people.txt`: identities per fold).
 /// Image numbers in the protocol files are the 1-based `_NNNN` suffixes.
 #include <cstdint>
@@ -12,21 +14,27 @@
 
 namespace wtp::data {
 
+/// The folders the LFW archives extract to, in the order "auto" tries them.
+inline const std::vector<std::string> kLfwImageFolders{"lfw-deepfunneled", "lfw_funneled", "lfw"};
+
 struct LfwOptions {
-  std::string root;                         ///< folder holding the image folder and pairs.txt
-  std::string images = "lfw-deepfunneled";  ///< image folder under root ("" = root itself)
-  std::int64_t min_images = 1;              ///< keep identities with at least this many images
+  std::string root;  ///< folder holding the image folder and pairs.txt
+  /// image folder under root: "auto" = the first of kLfwImageFolders that exists, "" = root
+  std::string images = "auto";
+  std::int64_t min_images = 1;  ///< keep identities with at least this many images
   CorruptPolicy on_corrupt = CorruptPolicy::kFail;  ///< unreadable images: fail or skip
 
   template <class V>
   void visit(V& v) {
-    v("root", root, "folder holding lfw-deepfunneled/ and the protocol files");
-    v("images", images, "image folder under root (lfw-deepfunneled, lfw, lfw-funneled; '' = root)");
+    v("root", root, "folder holding the image folder and the protocol files");
+    v("images", images,
+      "image folder under root (auto: lfw-deepfunneled, lfw_funneled or lfw; '' = root)");
     v("min_images", min_images, "keep identities with at least this many images");
     v("on_corrupt", on_corrupt, "unreadable or corrupt image: fail | skip (and count)");
   }
   void validate() const;
-  /// root / images.
+  /// root / images; for "auto", root / the first of kLfwImageFolders that is a directory
+  /// (root / kLfwImageFolders[0] when none is, for the error message).
   std::filesystem::path image_dir() const;
 };
 

@@ -11,8 +11,10 @@
 
 #include "core/log.h"
 #include "download/catalogue.h"
+#include "download/checksum.h"
 #include "download/extract.h"
 #include "download/md5.h"
+#include "io/torch_file.h"
 
 namespace fs = std::filesystem;
 
@@ -146,8 +148,11 @@ void write_marker(const fs::path& marker, const DatasetSpec& spec,
   j["entries"] = entries;
   j["files"] = nlohmann::json::array();
   for (const auto& f : files)
-    j["files"].push_back(
-        {{"name", f.name}, {"md5", f.md5}, {"verified", f.verified}, {"source", f.source}});
+    j["files"].push_back({{"name", f.name},
+                          {"md5", f.md5},
+                          {"sha256", f.sha256},
+                          {"verified", f.verified},
+                          {"source", f.source}});
   fs::path tmp = marker;
   tmp += ".tmp";
   {
@@ -167,26 +172,53 @@ std::string manual_hint(const DownloadOptions& o, const CatalogueFile& f) {
          "; or give a working mirror with --mirror URL";
 }
 
+/// "" if `path` is of `format`, else what it is instead.
+std::string format_problem(const fs::path& path, FileFormat format) {
+  if (format == FileFormat::kAny) return "";
+  try {
+    const io::TorchFile file = io::load_torch_file(path);
+    return io::named_tensors(file.root()).empty() ? "a torch.save file without tensors" : "";
+  } catch (const std::exception& e) {
+    return std::string("not a torch.save file (") + e.what() + ")";
+  }
+}
+
+/// "" if the file at `path` (with checksums `actual`) is what `f` should be: its known
+/// checksums agree and it has the catalogue's format; else what differs.
+std::string problem(const fs::path& path, const CatalogueFile& f, const FileChecksums& actual,
+                    const ExpectedChecksums& expected) {
+  const std::string mismatch = expected.mismatch(actual);
+  return mismatch.empty() ? format_problem(path, f.format) : mismatch;
+}
+
+void warn_unverified(const CatalogueFile& f, const std::string& what, const FileChecksums& sums) {
+  log::warn(f.name, ": no published checksum is known, so ", what,
+            " cannot be verified beyond its format; its SHA-256 is ", sums.sha256,
+            " (record it and pass it with --sha256 next time)");
+}
+
 /// Downloads one file into `dest`, trying each mirror; returns the record.
 FileRecord download_file(const CatalogueFile& f, const std::vector<std::string>& urls,
-                         const std::optional<std::string>& expected, const fs::path& dest,
+                         const ExpectedChecksums& expected, const fs::path& dest,
                          const DownloadOptions& o) {
   FileRecord record;
   record.name = f.name;
   std::error_code ec;
   // A complete download from an earlier run (e.g. one that failed while extracting) is
   // reused once verified; with --force, only if it can be verified.
-  if (o.force && !expected) fs::remove(dest, ec);
+  if (o.force && !expected.known()) fs::remove(dest, ec);
   if (fs::exists(dest, ec)) {
-    const std::string md5 = md5_file(dest, o.progress ? "verify " + f.name : "");
-    if (!expected || md5 == *expected) {
+    const FileChecksums sums = file_checksums(dest, o.progress ? "verify " + f.name : "");
+    const std::string wrong = problem(dest, f, sums, expected);
+    if (wrong.empty()) {
       log::info(f.name, ": reusing the download from an earlier run (", dest.string(), ")");
-      record.md5 = md5;
-      record.verified = expected.has_value();
+      record.md5 = sums.md5;
+      record.sha256 = sums.sha256;
+      record.verified = expected.known();
       record.source = "earlier download";
       return record;
     }
-    log::warn(f.name, ": the earlier download has MD5 ", md5, ", not ", *expected, "; deleting it");
+    log::warn(f.name, ": the earlier download is wrong (", wrong, "); deleting it");
     fs::remove(dest, ec);
   }
   if (f.approx_size > 0)
@@ -211,21 +243,20 @@ FileRecord download_file(const CatalogueFile& f, const std::vector<std::string>&
       failures.push_back(e.what());
       continue;
     }
-    const std::string md5 = md5_file(dest, o.progress ? "verify " + f.name : "");
-    if (expected && md5 != *expected) {
+    const FileChecksums sums = file_checksums(dest, o.progress ? "verify " + f.name : "");
+    const std::string wrong = problem(dest, f, sums, expected);
+    if (!wrong.empty()) {
       fs::remove(dest, ec);
-      const std::string message = "the mirror " + url + " served a file with MD5 " + md5 +
-                                  ", not the expected " + *expected + " (deleted it)";
+      const std::string message =
+          "the mirror " + url + " served a wrong file (" + wrong + "; deleted it)";
       log::warn(f.name, ": ", message, "; trying the next mirror");
       failures.push_back(message);
       continue;
     }
-    if (!expected)
-      log::warn(f.name,
-                ": no published MD5 is known, so the download cannot be verified (its MD5 is ", md5,
-                ")");
-    record.md5 = md5;
-    record.verified = expected.has_value();
+    if (!expected.known()) warn_unverified(f, "the download", sums);
+    record.md5 = sums.md5;
+    record.sha256 = sums.sha256;
+    record.verified = expected.known();
     record.source = url;
     return record;
   }
@@ -250,9 +281,9 @@ void DownloadOptions::validate() const {
   require(backoff >= 0, "backoff must be >= 0 seconds");
   require(md5.empty() || is_md5_hex(md5),
           "md5: '" + md5 + "' is not an MD5 (32 hexadecimal digits)");
-  for (const auto& [name, hex] : checksums)
-    require(is_md5_hex(hex),
-            "checksums." + name + ": '" + hex + "' is not an MD5 (32 hexadecimal digits)");
+  require(sha256.empty() || is_sha256_hex(sha256),
+          "sha256: '" + sha256 + "' is not a SHA-256 (64 hexadecimal digits)");
+  for (const auto& [name, hex] : checksums) parse_checksum(hex, "checksums." + name);
   for (const auto& m : mirrors)
     require(m.find("://") != std::string::npos,
             "mirror '" + m + "' is not a URL (expected http://..., https://... or NAME=URL)");
@@ -270,23 +301,27 @@ DownloadResult run_download(const DownloadOptions& o) {
   const auto archives = assign_archives(spec, o);
   const auto mirrors = assign_mirrors(spec, o);
 
-  // --md5 applies to exactly one file.
-  std::map<std::string, std::optional<std::string>> expected;
-  for (const auto& f : spec.files) expected[f.name] = f.md5;
+  std::map<std::string, ExpectedChecksums> expected;
+  for (const auto& f : spec.files) expected[f.name] = {f.md5, f.sha256};
   for (const auto& [name, hex] : o.checksums) {
     require(expected.count(name) > 0, "checksums: '" + name + "' is not a file of " + spec.name);
-    expected[name] = normalize_md5(hex);
+    expected[name] = parse_checksum(hex, "checksums." + name);
   }
-  if (!o.md5.empty()) {
+  // --md5 / --sha256 apply to exactly one file; either replaces the catalogue's checksums.
+  if (!o.md5.empty() || !o.sha256.empty()) {
+    const std::string flag = o.md5.empty() ? "--sha256" : "--md5";
     std::string target;
     if (archives.size() == 1) {
       target = archives.begin()->first;
     } else if (spec.files.size() == 1) {
       target = spec.files[0].name;
     }
-    require(!target.empty(), "--md5 names the checksum of one file, but " + spec.name +
+    require(!target.empty(), flag + " names the checksum of one file, but " + spec.name +
                                  " has several: give it together with exactly one --archive");
-    expected[target] = normalize_md5(o.md5);
+    ExpectedChecksums given;
+    if (!o.md5.empty()) given.md5 = normalize_md5(o.md5);
+    if (!o.sha256.empty()) given.sha256 = normalize_md5(o.sha256);
+    expected[target] = given;
   }
 
   DownloadResult result;
@@ -324,20 +359,24 @@ DownloadResult run_download(const DownloadOptions& o) {
     FileRecord record;
     if (auto it = archives.find(f.name); it != archives.end()) {
       record.name = f.name;
-      record.md5 = md5_file(it->second, o.progress ? "verify " + f.name : "");
+      const FileChecksums sums = file_checksums(it->second, o.progress ? "verify " + f.name : "");
+      record.md5 = sums.md5;
+      record.sha256 = sums.sha256;
       record.source = "file:" + it->second.string();
-      if (want && record.md5 != *want)
-        throw UsageError("--archive " + it->second.string() + ": its MD5 is " + record.md5 +
-                         " but " + f.name + " should have MD5 " + *want +
-                         ". The file is damaged or another version: fetch it again, or pass "
-                         "--md5 " +
-                         record.md5 + " to accept this file as it is");
-      if (!want)
-        log::warn(f.name, ": no published MD5 is known, so ", it->second.string(),
-                  " cannot be verified (its MD5 is ", record.md5, ")");
-      record.verified = want.has_value();
+      const std::string mismatch = want.mismatch(sums);
+      if (!mismatch.empty())
+        throw UsageError(
+            "--archive " + it->second.string() + ": it has " + mismatch + " for " + f.name +
+            ". The file is damaged or another version: fetch it again, or "
+            "pass --md5 " +
+            sums.md5 + " or --sha256 " + sums.sha256 + " to accept this file as it is");
+      const std::string format = format_problem(it->second, f.format);
+      require(format.empty(), "--archive " + it->second.string() + ": " + f.name +
+                                  " should be a torch.save file of tensors, but it is " + format);
+      if (!want.known()) warn_unverified(f, it->second.string(), sums);
+      record.verified = want.known();
       log::info(f.name, ": using the local file ", it->second.string(),
-                record.verified ? " (MD5 verified)" : "");
+                record.verified ? " (verified: " + want.describe() + ")" : "");
       sources[f.name] = it->second;
     } else {
       const fs::path dest = work / f.name;

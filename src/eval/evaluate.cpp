@@ -3,9 +3,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
+#include "core/csv.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "eval/clustering_metrics.h"
@@ -16,13 +15,6 @@
 namespace wtp::eval {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
 
 torch::Tensor load_npy(const std::string& path, const std::string& flag) {
   require(std::filesystem::is_regular_file(path), flag + ": no such file: " + path);
@@ -39,49 +31,29 @@ torch::Tensor load_npy(const std::string& path, const std::string& flag) {
 
 PairScores read_pair_scores(const std::filesystem::path& path) {
   require(std::filesystem::is_regular_file(path), "--pair-scores: no such file: " + path.string());
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path.string());
+  const auto table = csv::Table::read(path, {"fold", "same", "distance"});
+  const std::size_t fold_column = table.column("fold"), same_column = table.column("same"),
+                    distance_column = table.column("distance");
   PairScores pairs;
-  std::string line;
-  std::int64_t number = 0;
-  bool header = false;
-  auto fail = [&](const std::string& what) {
-    throw UsageError(path.string() + ":" + std::to_string(number) + ": " + what);
-  };
-  while (std::getline(in, line)) {
-    ++number;
-    const std::string text = trim(line);
-    if (text.empty()) continue;
-    std::vector<std::string> fields;
-    std::stringstream ss(text);
-    std::string field;
-    while (std::getline(ss, field, ',')) fields.push_back(trim(field));
-    if (!text.empty() && text.back() == ',') fields.push_back("");
-    if (!header) {
-      if (fields != std::vector<std::string>{"fold", "same", "distance"})
-        fail("expected the header 'fold,same,distance', got '" + text + "'");
-      header = true;
-      continue;
-    }
-    if (fields.size() != 3)
-      fail("expected 3 comma-separated fields fold,same,distance, got " +
-           std::to_string(fields.size()) + ": '" + text + "'");
+  for (const auto& row : table.rows()) {
+    const std::string& fold_text = row.fields[fold_column];
+    const std::string& same = row.fields[same_column];
+    const std::string& distance_text = row.fields[distance_column];
+    auto fail = [&](const std::string& what) { throw UsageError(table.where(row) + ": " + what); };
     char* end = nullptr;
     errno = 0;
-    const long long fold = std::strtoll(fields[0].c_str(), &end, 10);
-    if (fields[0].empty() || *end != '\0' || errno == ERANGE)
-      fail("fold '" + fields[0] + "' is not an integer");
-    if (fields[1] != "0" && fields[1] != "1") fail("same '" + fields[1] + "' must be 0 or 1");
+    const long long fold = std::strtoll(fold_text.c_str(), &end, 10);
+    if (fold_text.empty() || *end != '\0' || errno == ERANGE)
+      fail("fold '" + fold_text + "' is not an integer");
+    if (same != "0" && same != "1") fail("same '" + same + "' must be 0 or 1");
     errno = 0;
-    const double distance = std::strtod(fields[2].c_str(), &end);
-    if (fields[2].empty() || *end != '\0' || errno == ERANGE || !std::isfinite(distance))
-      fail("distance '" + fields[2] + "' is not a finite number");
+    const double distance = std::strtod(distance_text.c_str(), &end);
+    if (distance_text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(distance))
+      fail("distance '" + distance_text + "' is not a finite number");
     pairs.fold.push_back(fold);
-    pairs.same.push_back(fields[1] == "1");
+    pairs.same.push_back(same == "1");
     pairs.distance.push_back(distance);
   }
-  if (!header)
-    throw UsageError(path.string() + ": empty file (expected the header 'fold,same,distance')");
   if (pairs.fold.empty()) throw UsageError(path.string() + ": no pairs after the header");
   return pairs;
 }

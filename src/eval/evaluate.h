@@ -23,7 +23,7 @@ namespace wtp::eval {
 struct EvalOptions {
   std::string embeddings;            ///< .npy of real embeddings [N, D] (with `labels`)
   std::string labels;                ///< .npy of integer labels [N]
-  std::string pair_scores;           ///< CSV with header fold,same,distance
+  std::string pair_scores;           ///< CSV with the columns fold,same,distance (any order)
   std::string out = "report.json";   ///< report path or directory (see report_path())
   bool plots = true;                 ///< write roc.png and threshold_accuracy.png (pair scores)
   bool clustering = true;            ///< run k-means + NMI on embeddings
@@ -37,7 +37,8 @@ struct EvalOptions {
   void visit(V& v) {
     v("embeddings", embeddings, ".npy of real embeddings [N, D] (needs labels)");
     v("labels", labels, ".npy of integer labels [N]");
-    v("pair_scores", pair_scores, "CSV with header fold,same,distance");
+    v("pair_scores", pair_scores,
+      "CSV with the columns fold,same,distance (any order, others ignored)");
     v("out", out, "report path (.json) or directory; report.md and the plots go beside it");
     v("plots", plots, "write roc.png and threshold_accuracy.png");
     v("clustering", clustering, "run k-means + NMI on embeddings");
@@ -86,10 +87,10 @@ struct PairScores {
   std::vector<double> distance;    ///< smaller = more similar
 };
 
-/// Reads a CSV whose first line is the header `fold,same,distance` followed by one pair
-/// per line (fold: integer; same: 0 or 1; distance: finite real). Blank lines are
-/// skipped; CRLF is accepted. Throws UsageError naming the file and the line of the first
-/// problem, std::runtime_error when the file cannot be read.
+/// Reads a CSV (csv::Table) with the columns `fold`, `same` and `distance` in any order,
+/// others ignored, one pair per line (fold: integer; same: 0 or 1; distance: finite real).
+/// Blank lines are skipped; CRLF is accepted. Throws UsageError naming the file and the line of the
+/// first problem, std::runtime_error when the file cannot be read.
 PairScores read_pair_scores(const std::filesystem::path& path);
 
 /// Runs the evaluation selected by `options`, writes options.out (JSON), the Markdown

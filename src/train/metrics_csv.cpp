@@ -1,31 +1,32 @@
 #include "train/metrics_csv.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
+
+#include "core/csv.h"
 
 namespace wtp::train {
 namespace fs = std::filesystem;
 
 std::vector<MetricRow> read_metric_rows(const fs::path& path) {
-  std::ifstream in(path);
   std::vector<MetricRow> rows;
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
+  if (!fs::exists(path)) return rows;
+  const std::vector<std::string> names{"stage", "epoch", "step", "split", "metric", "value"};
+  const auto table = csv::Table::read(path, names);
+  std::vector<std::size_t> columns;
+  for (const auto& name : names) columns.push_back(table.column(name));
+  for (const auto& row : table.rows()) {
+    std::vector<std::string> fields;
+    for (std::size_t c : columns) fields.push_back(row.fields[c]);
     MetricRow r;
-    r.text = line;
-    std::stringstream ss(line);
-    std::string step, value;
-    std::getline(ss, r.stage, ',');
-    std::getline(ss, r.epoch, ',');
-    std::getline(ss, step, ',');
-    std::getline(ss, r.split, ',');
-    std::getline(ss, r.metric, ',');
-    std::getline(ss, value, ',');
+    r.text = csv::join(fields);
+    r.stage = fields[0];
+    r.epoch = fields[1];
+    r.split = fields[3];
+    r.metric = fields[4];
+    const std::string& value = fields[5];
     try {
-      r.step = std::stoll(step);
+      r.step = std::stoll(fields[2]);
       // format_double writes YAML-style .nan / .inf / -.inf.
       r.value = value == ".nan"    ? NAN
                 : value == ".inf"  ? INFINITY
@@ -33,8 +34,8 @@ std::vector<MetricRow> read_metric_rows(const fs::path& path) {
                                    : std::stod(value);
     } catch (const std::exception&) {
       throw std::runtime_error(
-          path.string() + ":" + std::to_string(rows.size() + 2) +
-          ": not a metrics row (stage,epoch,step,split,metric,value): " + line);
+          table.where(row) +
+          ": not a metrics row (stage,epoch,step,split,metric,value): " + r.text);
     }
     rows.push_back(std::move(r));
   }

@@ -10,14 +10,15 @@ namespace wtp::train {
 
 /// One row of metrics.csv.
 struct MetricRow {
-  std::string text;  ///< the line as written
+  std::string text;  ///< the row as a line of the six columns above, in that order
   std::string stage, epoch, split, metric;
   std::int64_t step = 0;
   double value = 0;
 };
 
-/// The rows of a metrics.csv, in file order (header skipped; none if the file is missing).
-/// Throws std::runtime_error naming the file and line for a malformed row.
+/// The rows of a metrics.csv, in file order (none if the file is missing); columns are read
+/// by name (csv::Table: any order, others ignored). Throws UsageError naming the missing
+/// column, std::runtime_error naming the file and line for a malformed row.
 std::vector<MetricRow> read_metric_rows(const std::filesystem::path& path);
 
 }  // namespace wtp::train

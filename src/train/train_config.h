@@ -129,15 +129,17 @@ struct ValidationOptions {
 
 /// Initial weights from another run's checkpoint or a PyTorch file.
 struct InitOptions {
-  std::string checkpoint;     ///< wtp checkpoint or torch.save file ("" = none)
-  std::string source_prefix;  ///< only tensors under this prefix, with it removed
-  std::string target_prefix;  ///< prepended to every name before loading
-  bool strict = true;         ///< every target parameter must be found
+  std::string checkpoint;           ///< wtp checkpoint or torch.save file ("" = none)
+  std::string source_prefix;        ///< only tensors under this prefix, with it removed
+  std::string target_prefix;        ///< prepended to every name before loading
+  std::vector<std::string> ignore;  ///< regexes of source names (source_prefix removed) left out
+  bool strict = true;               ///< every target parameter must be found
   template <class V>
   void visit(V& v) {
     v("checkpoint", checkpoint, "wtp checkpoint or torch.save file to start from");
     v("source_prefix", source_prefix, "take only tensors under this prefix (removed)");
     v("target_prefix", target_prefix, "prefix added to every name (e.g. backbone.)");
+    v("ignore", ignore, "regexes of source names to leave out (e.g. a pretrained classifier)");
     v("strict", strict, "fail when a parameter under target_prefix is not found");
   }
 };

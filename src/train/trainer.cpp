@@ -24,7 +24,6 @@
 #include "eval/liveness.h"
 #include "eval/plot.h"
 #include "eval/verification.h"
-#include "io/torch_file.h"
 #include "losses/loss.h"
 #include "models/freeze.h"
 #include "models/model_registry.h"
@@ -33,6 +32,7 @@
 #include "samplers/sampler.h"
 #include "train/checkpoint.h"
 #include "train/evaluator.h"
+#include "train/init_weights.h"
 #include "train/interrupt.h"
 #include "train/metrics_csv.h"
 #include "train/optim.h"
@@ -201,37 +201,9 @@ void Trainer::build_model() {
 }
 
 void Trainer::init_weights() {
-  const auto& init = cfg_.init;
-  if (init.checkpoint.empty()) return;
-  require(fs::exists(init.checkpoint), "init.checkpoint '" + init.checkpoint + "' does not exist");
-  models::NamedTensors source;
-  try {
-    source = read_checkpoint_tensors(init.checkpoint);
-  } catch (const std::runtime_error&) {
-    const io::TorchFile file = io::load_torch_file(init.checkpoint);
-    source = io::named_tensors(file.root());
-  }
-  models::NamedTensors selected;
-  for (auto& [name, tensor] : source)
-    if (name.rfind(init.source_prefix, 0) == 0)
-      selected.emplace_back(init.target_prefix + name.substr(init.source_prefix.size()), tensor);
-  require(!selected.empty(), "init.checkpoint '" + init.checkpoint + "' has no tensor under '" +
-                                 init.source_prefix + "'");
-  models::LoadOptions options;
-  options.auto_prefix = false;
-  options.strictness = models::Strictness::kLenient;
-  auto report = models::load_weights(*model_, selected, options);
-  if (init.strict) {
-    for (const auto& missing : report.missing)
-      require(missing.rfind(init.target_prefix, 0) != 0,
-              "init: '" + missing + "' has no tensor in '" + init.checkpoint +
-                  "' (set init.strict: false to allow)");
-    require(report.unexpected.empty(), "init: '" + init.checkpoint + "' has tensors the model " +
-                                           "lacks, e.g. '" +
-                                           (report.unexpected.empty() ? "" : report.unexpected[0]) +
-                                           "' (adjust init.source_prefix/target_prefix)");
-  }
-  log_.info("init: loaded ", report.loaded.size(), " tensors from ", init.checkpoint);
+  if (cfg_.init.checkpoint.empty()) return;
+  const auto report = load_init_weights(cfg_.init, *model_);
+  log_.info("init: loaded ", report.loaded.size(), " tensors from ", cfg_.init.checkpoint);
 }
 
 std::optional<TrainState> Trainer::resume_state() {
@@ -695,6 +667,7 @@ RunResult run_train(const config::Node& node, const RunOptions& options) {
                        "' already holds a run; continue it with "
                        "--resume " +
                        dir.string() + ", or choose another --out");
+    check_init_file(cfg.init);  // before any data is read or generated
   }
   // The resolved config: every default filled in, components with their defaults.
   config::Node resolved = config::encode(cfg);

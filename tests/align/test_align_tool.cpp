@@ -1,15 +1,15 @@
 // wtp-align end to end with the Haar detector (needs nothing but Debian packages):
 // mirrored tree, alignment.csv, no-face and unreadable images, resume, thread independence,
 // and argument errors.
-#include "catch_torch.h"
-
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <sstream>
 
 #include "align/align_folder.h"
+#include "catch_torch.h"
+#include "core/csv.h"
 #include "core/error.h"
 #include "test_support.h"
 
@@ -27,13 +27,7 @@ std::vector<std::string> lines_of(const fs::path& path) {
   return lines;
 }
 
-std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> out;
-  std::stringstream s(line);
-  for (std::string field; std::getline(s, field, ',');) out.push_back(field);
-  if (!line.empty() && line.back() == ',') out.push_back("");
-  return out;
-}
+std::vector<std::string> split(const std::string& line) { return *wtp::csv::split(line); }
 
 // input/ with: people/a/face.jpg (a shared portrait, if ../shared exists), blank.png (no
 // face), broken.jpg (not an image), notes.txt (ignored), deep/x/y/blank2.jpg.
@@ -123,6 +117,26 @@ TEST_CASE("wtp-align aligns a folder tree, records it and resumes", "[align][too
   CHECK_THAT(r.output, Catch::Contains("aligned 1 of"));
   CHECK(lines_of(out / "alignment.csv") == csv);
   CHECK(fs::exists(out / "deep/x/y/blank2.jpg"));
+
+  // A CSV whose columns were reordered, with one more added (say by a spreadsheet), is read
+  // by name: nothing is redone and the CSV is written back in its own order.
+  {
+    std::ofstream edited(out / "alignment.csv", std::ios::trunc);
+    for (std::size_t i = 0; i < csv.size(); ++i) {
+      auto fields = split(csv[i]);
+      std::reverse(fields.begin(), fields.end());
+      fields.push_back(i == 0 ? "note" : "checked, ok");
+      edited << wtp::csv::join(fields) << "\n";
+    }
+  }
+  r = run_command(base + " --output " + out.string());
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("aligned 0 of"));
+  CHECK(lines_of(out / "alignment.csv") == csv);
+  std::ofstream(out / "alignment.csv", std::ios::trunc) << "file,face,found\nblank.png,0,0\n";
+  r = run_command(base + " --output " + out.string());
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("no column 'status'"));
 
   // Changed options in the same output folder are refused.
   r = run_command(base + " --output " + out.string() + " --kind simple");

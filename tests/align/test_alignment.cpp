@@ -1,12 +1,13 @@
 // Alignment geometry: box expansion, clamping, letterbox pixels, the rotation that levels
 // the eyes (measured on the output pixels), and face selection.
-#include "catch_torch.h"
-
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
 #include "align/alignment.h"
 #include "align/face.h"
+#include "catch_torch.h"
+#include "core/config.h"
+#include "core/error.h"
 
 using namespace wtp::align;
 
@@ -223,4 +224,112 @@ TEST_CASE("faces are ranked by size, confidence or centre-weighted size", "[alig
   CHECK(rank_faces(faces, FaceSelect::kCenter, image, 0.0)[0].box.x1 == 0);
   // Ties keep the detector's order.
   CHECK(rank_faces({big_corner, big_corner}, FaceSelect::kLargest, image).size() == 2);
+}
+
+TEST_CASE("similarity_transform recovers hand-computed transforms (Eigen::umeyama)",
+          "[align][similarity]") {
+  // Two points: (0,0) -> (10,10) and (1,0) -> (10,12) is scale 2, a quarter turn, shift 10.
+  const cv::Matx23d quarter = similarity_transform({{0, 0}, {1, 0}}, {{10, 10}, {10, 12}});
+  const cv::Matx23d expected_quarter(0, -2, 10, 2, 0, 10);
+  CHECK(cv::norm(quarter - expected_quarter) < 1e-12);
+  // Five points: the ArcFace template seen through x -> R(-20 deg) (x - t) / 0.8, so the
+  // transform back is s = 0.8, rotation +20 deg, t = (12, -5): [s cos, -s sin, 12; s sin,
+  // s cos, -5].
+  const double s = 0.8, a = 20 * CV_PI / 180, c = std::cos(a), n = std::sin(a);
+  std::vector<cv::Point2d> src, dst;
+  for (const auto& p : kArcfaceTemplate) {
+    dst.emplace_back(p[0], p[1]);
+    const double x = (p[0] - 12) / s, y = (p[1] + 5) / s;
+    src.emplace_back(c * x + n * y, -n * x + c * y);
+  }
+  const cv::Matx23d m = similarity_transform(src, dst);
+  const cv::Matx23d expected(s * c, -s * n, 12, s * n, s * c, -5);
+  CHECK(cv::norm(m - expected) < 1e-9);
+  CHECK_THROWS_AS(similarity_transform({{1, 1}}, {{2, 2}}), std::invalid_argument);
+  CHECK_THROWS_AS(similarity_transform({{1, 1}, {1, 1}}, {{2, 2}, {3, 3}}), std::invalid_argument);
+}
+
+TEST_CASE("similarity alignment puts the 5 landmarks on ArcFace's template within 0.5 px",
+          "[align][similarity]") {
+  for (const int size : {112, 224}) {
+    for (const double tilt : {-25.0, 0.0, 15.0}) {
+      CAPTURE(size, tilt);
+      // Landmarks: the template scaled by 2.3, tilted and moved into a 400 x 360 image, drawn
+      // as white dots (radius 8, sub-pixel) on grey.
+      const double t = tilt * CV_PI / 180.0;
+      Face face;
+      face.box = {100, 60, 320, 330};
+      cv::Mat image(360, 400, CV_8UC3, cv::Scalar::all(40));
+      for (const auto& q : kArcfaceTemplate) {
+        const double dx = (q[0] - 56) * 2.3, dy = (q[1] - 56) * 2.3;
+        const cv::Point2d p(210 + std::cos(t) * dx - std::sin(t) * dy,
+                            190 + std::sin(t) * dx + std::cos(t) * dy);
+        face.landmarks.push_back(p);
+        cv::circle(image,
+                   cv::Point(static_cast<int>(std::lround(p.x * 16)),
+                             static_cast<int>(std::lround(p.y * 16))),
+                   8 * 16, cv::Scalar::all(255), cv::FILLED, cv::LINE_AA, 4);
+      }
+      AlignOptions o;
+      o.kind = AlignKind::kSimilarity;
+      o.size = size;
+      const auto aligned = align_face(image, face, o);
+      REQUIRE(aligned.image.size() == cv::Size(size, size));
+      CHECK(aligned.angle == Approx(tilt).margin(1e-6));  // the tilt it levelled
+      // Measured on the output pixels: brightness-weighted centre of each dot.
+      cv::Mat gray, mask, labels;
+      cv::cvtColor(aligned.image, gray, cv::COLOR_BGR2GRAY);
+      cv::threshold(gray, mask, 50, 255, cv::THRESH_BINARY);
+      const int n = cv::connectedComponents(mask, labels);
+      REQUIRE(n == 6);  // background + 5 dots
+      std::vector<cv::Point3d> sums(static_cast<std::size_t>(n));
+      for (int y = 0; y < size; ++y)
+        for (int x = 0; x < size; ++x) {
+          const int label = labels.at<int>(y, x);
+          const double w = std::max(0.0, gray.at<uchar>(y, x) - 40.0);
+          if (label > 0) sums[static_cast<std::size_t>(label)] += cv::Point3d(w * x, w * y, w);
+        }
+      const double scale = size / 112.0;
+      for (std::size_t i = 0; i < 5; ++i) {
+        const cv::Point2d target(kArcfaceTemplate[i][0] * scale, kArcfaceTemplate[i][1] * scale);
+        double nearest = 1e9;
+        for (int label = 1; label < n; ++label) {
+          const auto& c = sums[static_cast<std::size_t>(label)];
+          nearest = std::min(nearest, cv::norm(cv::Point2d(c.x / c.z, c.y / c.z) - target));
+        }
+        INFO("landmark " << i);
+        CHECK(nearest < 0.5);
+        CHECK(cv::norm(apply_transform(aligned.transform, face.landmarks[i]) - target) < 1e-6);
+      }
+    }
+  }
+}
+
+TEST_CASE("similarity alignment: options and too few landmarks", "[align][similarity]") {
+  AlignOptions o;
+  o.kind = AlignKind::kSimilarity;
+  o.landmark_template = {{1, 2}, {3, 4, 5}};
+  CHECK_THROWS_AS(o.validate(), wtp::UsageError);
+  o.landmark_template = {{1, 2}};
+  CHECK_THROWS_AS(o.validate(), wtp::UsageError);
+  o.landmark_template = kArcfaceTemplate;
+  CHECK_NOTHROW(o.validate());
+  Face face;
+  face.box = {10, 10, 50, 50};
+  face.landmarks = {{20, 25}};
+  CHECK_THROWS_AS(align_face(cv::Mat(60, 60, CV_8UC3, cv::Scalar::all(0)), face, o),
+                  std::invalid_argument);
+  // Haar gives the two eyes: they are fitted on the template's eyes.
+  face.landmarks = {{20, 25}, {40, 25}};
+  o.size = 112;
+  const auto two = align_face(cv::Mat(60, 60, CV_8UC3, cv::Scalar::all(0)), face, o);
+  CHECK(cv::norm(apply_transform(two.transform, {20, 25}) -
+                 cv::Point2d(kArcfaceTemplate[0][0], kArcfaceTemplate[0][1])) < 0.05);
+  // From a config: kind and template by name.
+  const auto decoded = wtp::config::decode<AlignOptions>(
+      wtp::config::parse("kind: similarity\nsize: 96\ntemplate: [[30, 40], [66, 40]]\n"
+                         "template_size: 96\n",
+                         "align.yaml"));
+  CHECK(decoded.kind == AlignKind::kSimilarity);
+  CHECK(decoded.landmark_template == std::vector<std::vector<double>>{{30, 40}, {66, 40}});
 }

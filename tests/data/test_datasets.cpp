@@ -119,6 +119,23 @@ TEST_CASE("LFW: images and labels and min_images subsets", "[data][lfw]") {
   CHECK_THROWS_WITH(load_lfw(o), Contains("LFW images not found") && Contains("wtp-download lfw"));
 }
 
+TEST_CASE("LFW: any of the three archives' folders is found", "[data][lfw]") {
+  test::TempDir tmp;
+  write_lfw(tmp.path());
+  LfwOptions o;
+  o.root = tmp.path().string();
+  const auto expected = load_lfw(o).labels();
+  // wtp-download lfw installs lfw_funneled/, lfw-original installs lfw/.
+  fs::rename(tmp / "lfw-deepfunneled", tmp / "lfw_funneled");
+  CHECK(o.image_dir() == tmp / "lfw_funneled");
+  CHECK(load_lfw(o).labels() == expected);
+  fs::rename(tmp / "lfw_funneled", tmp / "lfw");
+  CHECK(o.image_dir() == tmp / "lfw");
+  CHECK(load_lfw(o).labels() == expected);
+  o.images = "lfw-deepfunneled";  // an explicit folder is taken as it is
+  CHECK_THROWS_WITH(load_lfw(o), Contains("lfw-deepfunneled/<Name>"));
+}
+
 TEST_CASE("LFW: pairs.txt folds and pairs exactly as written", "[data][lfw]") {
   test::TempDir tmp;
   write_lfw(tmp.path());

@@ -21,8 +21,11 @@ std::string quote(const fs::path& p) { return "'" + p.string() + "'"; }
 TEST_CASE("wtp-download: help, and bad arguments exit 2", "[download][cli]") {
   const auto help = wtp::test::run_command(tool() + " --help");
   CHECK(help.status == 0);
-  for (const char* text : {"lfw-protocol", "celeba", "cew", "--root", "--mirror", "--archive",
-                           "--md5", "--force", "--keep-archive", "--timeout", "--retries"})
+  for (const char* text :
+       {"lfw-protocol", "lfw-original", "lfw-deepfunneled", "celeba", "cew",
+        "bn-inception-imagenet", "inception-resnet-v1-vggface2", "--root", "--mirror", "--archive",
+        "--md5", "--sha256", "--force", "--keep-archive", "--timeout", "--retries",
+        "the old notebooks used lfw-deepfunneled"})
     CHECK_THAT(help.output, Catch::Contains(text));
 
   wtp::test::TempDir dir;
@@ -42,8 +45,8 @@ TEST_CASE("wtp-download --archive installs, then a second run does nothing", "[d
   const std::string tgz = wtp::test::make_archive(ArchiveFormat::kTgz, wtp::test::lfw_entries());
   wtp::test::write_bytes(dir / "lfw-deepfunneled.tgz", tgz);
   const std::string md5 = wtp::download::md5_hex(tgz);
-  const std::string base = tool() + " lfw --root " + quote(dir / "data") + " --archive " +
-                           quote(dir / "lfw-deepfunneled.tgz") +
+  const std::string base = tool() + " lfw-deepfunneled --root " + quote(dir / "data") +
+                           " --archive " + quote(dir / "lfw-deepfunneled.tgz") +
                            " --only-mirrors --mirror http://127.0.0.1:9/never-contacted/";
 
   const auto mismatch = wtp::test::run_command(base);
@@ -66,12 +69,12 @@ TEST_CASE("wtp-download --archive installs, then a second run does nothing", "[d
 TEST_CASE("wtp-download: a failing mirror exits 1 with the reason", "[download][cli]") {
   wtp::test::TempDir dir;
   wtp::test::TestServer server;
-  const auto run = wtp::test::run_command(tool() + " lfw --root " + quote(dir / "data") +
-                                          " --only-mirrors --mirror " + server.url("/none/") +
-                                          " --timeout 5 --retries 0");
+  const auto run = wtp::test::run_command(tool() + " lfw-deepfunneled --root " +
+                                          quote(dir / "data") + " --only-mirrors --mirror " +
+                                          server.url("/none/") + " --timeout 5 --retries 0");
   CHECK(run.status == 1);
   CHECK_THAT(run.output, Catch::Contains("HTTP 404") &&
                              Catch::Contains(server.url("/none/lfw-deepfunneled.tgz")) &&
                              Catch::Contains("--archive"));
-  CHECK_FALSE(fs::exists(dir / "data/lfw/.wtp-complete-lfw"));
+  CHECK_FALSE(fs::exists(dir / "data/lfw/.wtp-complete-lfw-deepfunneled"));
 }

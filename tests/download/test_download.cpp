@@ -6,6 +6,7 @@
 
 #include "catch_torch.h"
 #include "download/catalogue.h"
+#include "download/checksum.h"
 #include "download/download.h"
 #include "download/extract.h"
 #include "download/http.h"
@@ -90,13 +91,49 @@ const char* kQuotaPage =
 
 }  // namespace
 
-TEST_CASE("the catalogue lists the four datasets with their published MD5s", "[download]") {
-  CHECK(dataset_names() == "lfw, lfw-protocol, celeba, cew");
+TEST_CASE("the catalogue lists the datasets and weights with their published checksums",
+          "[download]") {
+  CHECK(dataset_names() ==
+        "lfw, lfw-original, lfw-deepfunneled, lfw-protocol, celeba, cew, bn-inception-imagenet, "
+        "inception-resnet-v1-vggface2, inception-resnet-v1-casia-webface");
+  // The default LFW is the funneled archive of scikit-learn's figshare mirror (its URL and
+  // SHA-256 in sklearn/datasets/_lfw.py; the MD5 from ../shared/docs/seed.md).
   const auto& lfw = find_dataset("lfw");
   REQUIRE(lfw.files.size() == 1);
-  CHECK(lfw.files[0].name == "lfw-deepfunneled.tgz");
-  CHECK(lfw.files[0].md5 == std::optional<std::string>("68331da3eb755a505a502b5aacb3c201"));
+  CHECK(lfw.files[0].name == "lfw-funneled.tgz");
+  CHECK(lfw.files[0].mirrors.at(0) == "https://ndownloader.figshare.com/files/5976015");
+  CHECK(lfw.files[0].sha256 ==
+        std::optional<std::string>(
+            "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a"));
+  CHECK(lfw.files[0].md5 == std::optional<std::string>("1b42dfed7d15c9b2dd63d5e5840c86ad"));
   CHECK(lfw.files[0].action == FileAction::kExtract);
+  const auto& original = find_dataset("lfw-original");
+  CHECK(original.files.at(0).name == "lfw.tgz");
+  CHECK(original.files[0].mirrors.at(0) == "https://ndownloader.figshare.com/files/5976018");
+  CHECK(original.files[0].sha256 ==
+        std::optional<std::string>(
+            "055f7d9c632d7370e6fb4afc7468d40f970c34a80d4c6f50ffec63f5a8d536c0"));
+  CHECK(original.files[0].md5 == std::optional<std::string>("a17d05bd522c52d84eca14327a23d494"));
+  const auto& deep = find_dataset("lfw-deepfunneled");
+  CHECK(deep.files.at(0).name == "lfw-deepfunneled.tgz");
+  CHECK(deep.files[0].md5 == std::optional<std::string>("68331da3eb755a505a502b5aacb3c201"));
+  for (const auto* spec : {&lfw, &original, &deep}) CHECK(spec->directory == "lfw");
+  // Weights: upstream URLs; the SHA-256 prefix the PyTorch-hub-style name carries.
+  const auto& bn = find_dataset("bn-inception-imagenet");
+  CHECK(bn.directory == "weights");
+  CHECK(bn.files.at(0).name == "bn_inception-52deb4733.pth");
+  CHECK(bn.files[0].mirrors.at(0) ==
+        "http://data.lip6.fr/cadene/pretrainedmodels/bn_inception-52deb4733.pth");
+  CHECK(bn.files[0].sha256 == std::optional<std::string>("52deb4733"));
+  CHECK(bn.files[0].format == FileFormat::kTorchFile);
+  CHECK(bn.files[0].action == FileAction::kInstall);
+  const auto& vgg = find_dataset("inception-resnet-v1-vggface2");
+  CHECK(vgg.files.at(0).mirrors.at(0) ==
+        "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
+        "20180402-114759-vggface2.pt");
+  CHECK_FALSE(vgg.files[0].sha256.has_value());
+  CHECK(find_dataset("inception-resnet-v1-casia-webface").files.at(0).name ==
+        "20180408-102900-casia-webface.pt");
   const auto& protocol = find_dataset("lfw-protocol");
   REQUIRE(protocol.files.size() == 4);
   CHECK(protocol.files[0].name == "pairs.txt");
@@ -113,9 +150,10 @@ TEST_CASE("the catalogue lists the four datasets with their published MD5s", "[d
     for (const auto& f : spec.files) {
       CHECK_FALSE(f.mirrors.empty());
       if (f.md5) CHECK(is_md5_hex(*f.md5));
+      if (f.sha256) CHECK(f.sha256->size() >= 8);
     }
   CHECK_THROWS_WITH(find_dataset("lfw2"), Catch::Contains("unknown dataset 'lfw2'") &&
-                                              Catch::Contains("lfw, lfw-protocol, celeba, cew"));
+                                              Catch::Contains("lfw, lfw-original"));
 }
 
 TEST_CASE("Google Drive interstitial pages are recognised", "[download][http]") {
@@ -167,7 +205,7 @@ TEST_CASE("lfw: download, verify, extract and mark complete; a second run is a n
   const std::string tgz = wtp::test::make_archive(ArchiveFormat::kTgz, entries);
   server.route("/mirror/lfw-deepfunneled.tgz", file_route(tgz));
 
-  auto o = local_options("lfw", root.path());
+  auto o = local_options("lfw-deepfunneled", root.path());
   o.mirrors = {server.url("/mirror/lfw-deepfunneled.tgz")};
   o.md5 = md5_hex(tgz);  // the catalogue's MD5 is the real archive's
   const DownloadResult r = run_download(o);
@@ -179,10 +217,12 @@ TEST_CASE("lfw: download, verify, extract and mark complete; a second run is a n
   CHECK(r.files[0].md5 == md5_hex(tgz));
   CHECK(r.files[0].source == o.mirrors[0]);
 
-  CHECK(installed_tree(root / "lfw", "lfw") == wtp::test::tree_of(entries));  // nothing else
-  const auto marker = read_json(root / "lfw/.wtp-complete-lfw");
-  CHECK(marker["dataset"] == "lfw");
+  CHECK(installed_tree(root / "lfw", "lfw-deepfunneled") ==
+        wtp::test::tree_of(entries));  // nothing else
+  const auto marker = read_json(root / "lfw/.wtp-complete-lfw-deepfunneled");
+  CHECK(marker["dataset"] == "lfw-deepfunneled");
   CHECK(marker["files"][0]["md5"] == md5_hex(tgz));
+  CHECK(marker["files"][0]["sha256"] == sha256_hex(tgz));
   CHECK(marker["files"][0]["verified"] == true);
   CHECK_FALSE(fs::exists(root / "lfw/.wtp-partial"));  // no download or staging left over
   CHECK_FALSE(fs::exists(root / "lfw/lfw-deepfunneled.tgz"));
@@ -230,7 +270,7 @@ TEST_CASE("lfw-protocol: four text files from a folder mirror", "[download][lfw]
   CHECK(fs::exists(root / "lfw/.wtp-complete-lfw-protocol"));
   CHECK_FALSE(fs::exists(root / "lfw/.wtp-partial"));
   // lfw and lfw-protocol share ROOT/lfw but are complete independently.
-  CHECK_FALSE(fs::exists(root / "lfw/.wtp-complete-lfw"));
+  CHECK_FALSE(fs::exists(root / "lfw/.wtp-complete-lfw-deepfunneled"));
 }
 
 TEST_CASE("celeba: Google Drive's confirmation step is followed", "[download][celeba]") {
@@ -365,7 +405,7 @@ TEST_CASE("resume after the server drops the connection half-way", "[download][r
     r.drop_at = half;
     r.drop_times = 1;
     server.route("/lfw-deepfunneled.tgz", r);
-    auto o = local_options("lfw", root.path());
+    auto o = local_options("lfw-deepfunneled", root.path());
     o.mirrors = {server.url("/lfw-deepfunneled.tgz")};
     o.md5 = md5_hex(tgz);
     const auto result = run_download(o);
@@ -374,14 +414,15 @@ TEST_CASE("resume after the server drops the connection half-way", "[download][r
     REQUIRE(seen.size() == 2);
     CHECK(seen[0].range.empty());
     CHECK(seen[1].range == "bytes=" + std::to_string(half) + "-");
-    CHECK(installed_tree(root / "lfw", "lfw") == wtp::test::tree_of(wtp::test::lfw_entries()));
+    CHECK(installed_tree(root / "lfw", "lfw-deepfunneled") ==
+          wtp::test::tree_of(wtp::test::lfw_entries()));
   }
   SECTION("across runs: the .part is kept and resumed") {
     TestServer::Route r = file_route(tgz);
     r.drop_at = half;
     r.drop_times = 1;
     server.route("/lfw-deepfunneled.tgz", r);
-    auto o = local_options("lfw", root.path());
+    auto o = local_options("lfw-deepfunneled", root.path());
     o.mirrors = {server.url("/lfw-deepfunneled.tgz")};
     o.md5 = md5_hex(tgz);
     o.retries = 0;
@@ -390,14 +431,14 @@ TEST_CASE("resume after the server drops the connection half-way", "[download][r
     const fs::path part = root / "lfw/.wtp-partial/lfw-deepfunneled.tgz.part";
     REQUIRE(fs::exists(part));
     CHECK(fs::file_size(part) == half);
-    CHECK_FALSE(fs::exists(root / "lfw/.wtp-complete-lfw"));
+    CHECK_FALSE(fs::exists(root / "lfw/.wtp-complete-lfw-deepfunneled"));
     CHECK_FALSE(fs::exists(root / "lfw/lfw-deepfunneled"));
 
     run_download(o);
     const auto seen = server.seen("/lfw-deepfunneled.tgz");
     REQUIRE(seen.size() == 2);
     CHECK(seen[1].range == "bytes=" + std::to_string(half) + "-");
-    CHECK(fs::exists(root / "lfw/.wtp-complete-lfw"));
+    CHECK(fs::exists(root / "lfw/.wtp-complete-lfw-deepfunneled"));
     CHECK_FALSE(fs::exists(part));
   }
   SECTION("a server that ignores Range makes the download restart from zero") {
@@ -458,7 +499,7 @@ TEST_CASE("an MD5 mismatch deletes the file, names the mirror and tries the next
   corrupt[corrupt.size() / 3] ^= 0x20;
   server.route("/bad/lfw-deepfunneled.tgz", file_route(corrupt));
   server.route("/good/lfw-deepfunneled.tgz", file_route(tgz));
-  auto o = local_options("lfw", root.path());
+  auto o = local_options("lfw-deepfunneled", root.path());
   o.md5 = md5_hex(tgz);
 
   SECTION("the next mirror serves the right file") {
@@ -466,7 +507,7 @@ TEST_CASE("an MD5 mismatch deletes the file, names the mirror and tries the next
     const auto r = run_download(o);
     CHECK(r.files[0].source == server.url("/good/lfw-deepfunneled.tgz"));
     CHECK(server.seen("/bad/lfw-deepfunneled.tgz").size() == 1);
-    CHECK(fs::exists(root / "lfw/.wtp-complete-lfw"));
+    CHECK(fs::exists(root / "lfw/.wtp-complete-lfw-deepfunneled"));
   }
   SECTION("no mirror serves it: the error lists each mirror and what was wrong") {
     o.mirrors = {server.url("/bad/"), server.url("/missing/")};
@@ -474,10 +515,10 @@ TEST_CASE("an MD5 mismatch deletes the file, names the mirror and tries the next
         run_download(o),
         Catch::Contains("could not download lfw-deepfunneled.tgz from any of its 2 mirrors") &&
             Catch::Contains("the mirror " + server.url("/bad/lfw-deepfunneled.tgz") +
-                            " served a file with MD5 " + md5_hex(corrupt)) &&
+                            " served a wrong file (MD5 " + md5_hex(corrupt)) &&
             Catch::Contains("HTTP 404") && Catch::Contains("--archive"));
     CHECK_FALSE(fs::exists(root / "lfw/.wtp-partial/lfw-deepfunneled.tgz"));  // deleted
-    CHECK_FALSE(fs::exists(root / "lfw/.wtp-complete-lfw"));
+    CHECK_FALSE(fs::exists(root / "lfw/.wtp-complete-lfw-deepfunneled"));
   }
 }
 
@@ -544,7 +585,7 @@ TEST_CASE("a local --archive file is installed without any network", "[download]
   const std::string tgz = wtp::test::make_archive(ArchiveFormat::kTgz, wtp::test::lfw_entries());
   const fs::path archive = dir / "lfw-deepfunneled.tgz";
   wtp::test::write_bytes(archive, tgz);
-  DownloadOptions o = local_options("lfw", dir / "root");
+  DownloadOptions o = local_options("lfw-deepfunneled", dir / "root");
   o.mirrors = {"http://127.0.0.1:9/never-contacted/"};  // refused if it ever were
   o.archives = {archive.string()};
 
@@ -558,14 +599,15 @@ TEST_CASE("a local --archive file is installed without any network", "[download]
                                Catch::Contains("--md5"));
     }
     CHECK(fs::exists(archive));  // the user's file is never deleted
-    CHECK_FALSE(fs::exists(dir / "root/lfw/.wtp-complete-lfw"));
+    CHECK_FALSE(fs::exists(dir / "root/lfw/.wtp-complete-lfw-deepfunneled"));
   }
   SECTION("--md5 overrides the catalogue's checksum") {
     o.md5 = md5_hex(tgz);
     const auto r = run_download(o);
     CHECK(r.files[0].verified);
     CHECK(r.files[0].source == "file:" + archive.string());
-    CHECK(installed_tree(dir / "root/lfw", "lfw") == wtp::test::tree_of(wtp::test::lfw_entries()));
+    CHECK(installed_tree(dir / "root/lfw", "lfw-deepfunneled") ==
+          wtp::test::tree_of(wtp::test::lfw_entries()));
     CHECK(fs::exists(archive));
   }
   SECTION("bad uses of --archive are usage errors") {
@@ -587,11 +629,11 @@ TEST_CASE("unsafe and truncated downloads never leave a finished dataset", "[dow
     entries.push_back(Entry::file("../evil.jpg", "evil"));
     const std::string tgz = wtp::test::make_archive(ArchiveFormat::kTgz, entries);
     server.route("/lfw-deepfunneled.tgz", file_route(tgz));
-    auto o = local_options("lfw", root / "data");
+    auto o = local_options("lfw-deepfunneled", root / "data");
     o.mirrors = {server.url("/lfw-deepfunneled.tgz")};
     o.md5 = md5_hex(tgz);
     CHECK_THROWS_AS(run_download(o), UnsafeArchiveError);
-    CHECK_FALSE(fs::exists(root / "data/lfw/.wtp-complete-lfw"));
+    CHECK_FALSE(fs::exists(root / "data/lfw/.wtp-complete-lfw-deepfunneled"));
     CHECK_FALSE(fs::exists(root / "data/lfw/lfw-deepfunneled"));
     CHECK_FALSE(fs::exists(root / "data/lfw/evil.jpg"));
     CHECK_FALSE(fs::exists(root / "data/evil.jpg"));
@@ -601,12 +643,12 @@ TEST_CASE("unsafe and truncated downloads never leave a finished dataset", "[dow
     const std::string tgz = wtp::test::make_archive(ArchiveFormat::kTgz, wtp::test::lfw_entries());
     const std::string cut = tgz.substr(0, tgz.size() * 2 / 3);
     server.route("/lfw-deepfunneled.tgz", file_route(cut));
-    auto o = local_options("lfw", root / "data");
+    auto o = local_options("lfw-deepfunneled", root / "data");
     o.mirrors = {server.url("/lfw-deepfunneled.tgz")};
     o.md5 = md5_hex(cut);
     CHECK_THROWS_WITH(run_download(o), Catch::Contains("corrupt or truncated") &&
                                            Catch::Contains("lfw-deepfunneled.tgz"));
-    CHECK_FALSE(fs::exists(root / "data/lfw/.wtp-complete-lfw"));
+    CHECK_FALSE(fs::exists(root / "data/lfw/.wtp-complete-lfw-deepfunneled"));
     CHECK_FALSE(fs::exists(root / "data/lfw/lfw-deepfunneled"));
   }
 }
@@ -640,6 +682,13 @@ TEST_CASE("download options are validated", "[download]") {
   o.md5 = "xyz";
   CHECK_THROWS_WITH(o.validate(), Catch::Contains("not an MD5"));
   o.md5.clear();
+  o.sha256 = "abc";
+  CHECK_THROWS_WITH(o.validate(), Catch::Contains("not a SHA-256"));
+  o.sha256.clear();
+  o.checksums = {{"pairs.txt", "123"}};
+  CHECK_THROWS_WITH(o.validate(),
+                    Catch::Contains("checksums.pairs.txt") && Catch::Contains("neither an MD5"));
+  o.checksums.clear();
   o.mirrors = {"ftp.example.org/x"};
   CHECK_THROWS_WITH(o.validate(), Catch::Contains("not a URL"));
   o.mirrors.clear();
@@ -698,4 +747,109 @@ TEST_CASE("the usual proxy variables are honoured", "[download][http]") {
   CHECK(wtp::test::read_file(dir / "pairs.txt") == "10\t300\n");
   REQUIRE(proxy.seen().size() == 1);
   CHECK(proxy.seen()[0].path == "http://files.invalid/data/pairs.txt");
+}
+
+namespace {
+
+/// lfw_entries() under another top-level folder (lfw_funneled/ or lfw/).
+std::vector<Entry> lfw_entries_in(const std::string& folder) {
+  auto entries = wtp::test::lfw_entries();
+  for (auto& e : entries) e.path = folder + e.path.substr(e.path.find('/'));
+  return entries;
+}
+
+/// The bytes of a small torch.save file ({"conv.weight", "conv.bias"}), as LibTorch's
+/// pickler writes it for Python's torch.load.
+std::string torch_file_bytes() {
+  c10::Dict<std::string, torch::Tensor> state;
+  state.insert("conv.weight", torch::arange(6, torch::kFloat).reshape({2, 3}));
+  state.insert("conv.bias", torch::ones({2}));
+  const auto bytes = torch::pickle_save(state);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+}  // namespace
+
+TEST_CASE("lfw (funneled) and lfw-original install from a mirror, verified by SHA-256",
+          "[download][lfw]") {
+  for (const auto& [dataset, file, folder] : {std::tuple<std::string, std::string, std::string>{
+                                                  "lfw", "lfw-funneled.tgz", "lfw_funneled"},
+                                              {"lfw-original", "lfw.tgz", "lfw"}}) {
+    INFO(dataset);
+    wtp::test::TempDir root;
+    TestServer server;
+    const auto entries = lfw_entries_in(folder);
+    const std::string tgz = wtp::test::make_archive(ArchiveFormat::kTgz, entries);
+    server.route("/m/" + file, file_route(tgz));
+    auto o = local_options(dataset, root.path());
+    o.mirrors = {server.url("/m/")};
+    // The catalogue's checksums are the real archive's: this one is refused, naming both.
+    CHECK_THROWS_WITH(run_download(o), Catch::Contains("SHA-256 " + sha256_hex(tgz)) &&
+                                           Catch::Contains(*find_dataset(dataset).files[0].sha256));
+    o.sha256 = sha256_hex(tgz);
+    const DownloadResult r = run_download(o);
+    CHECK(r.entries == std::vector<std::string>{folder});
+    REQUIRE(r.files.size() == 1);
+    CHECK(r.files[0].verified);
+    CHECK(r.files[0].sha256 == sha256_hex(tgz));
+    CHECK(r.files[0].md5 == md5_hex(tgz));
+    CHECK(installed_tree(root / "lfw", dataset) == wtp::test::tree_of(entries));
+    // A SHA-256 through `checksums` works as well; a wrong one is refused.
+    auto again = local_options(dataset, root / "again");
+    again.mirrors = o.mirrors;
+    again.checksums = {{file, std::string(64, '0')}};
+    CHECK_THROWS_WITH(run_download(again), Catch::Contains("not the expected 0000"));
+    again.checksums = {{file, sha256_hex(tgz)}};
+    CHECK(run_download(again).files.at(0).verified);
+  }
+}
+
+TEST_CASE("weights: the SHA-256 prefix in the name is verified, the format is checked",
+          "[download][weights]") {
+  wtp::test::TempDir dir;
+  TestServer server;
+  const std::string weights = torch_file_bytes();
+  const std::string name = "bn_inception-52deb4733.pth";
+  server.route("/w/" + name, file_route(weights));
+  auto o = local_options("bn-inception-imagenet", dir / "data");
+  o.mirrors = {server.url("/w/")};
+  // Our bytes do not start with the SHA-256 52deb4733 the name promises.
+  CHECK_THROWS_WITH(run_download(o), Catch::Contains("SHA-256 " + sha256_hex(weights)) &&
+                                         Catch::Contains("not the expected 52deb4733..."));
+  // Given their own (prefix of the) SHA-256, they install as a file in ROOT/weights/.
+  o.sha256 = sha256_hex(weights);
+  const auto r = run_download(o);
+  CHECK(r.files.at(0).verified);
+  CHECK(wtp::test::read_file(dir / "data/weights" / name) == weights);
+
+  SECTION("no published checksum: format only, and the SHA-256 is reported") {
+    const std::string vgg = "20180402-114759-vggface2.pt";
+    server.route("/w/" + vgg, file_route(weights));
+    auto v = local_options("inception-resnet-v1-vggface2", dir / "data");
+    v.mirrors = {server.url("/w/")};
+    const auto got = run_download(v);
+    CHECK_FALSE(got.files.at(0).verified);
+    CHECK(got.files[0].sha256 == sha256_hex(weights));
+    CHECK(fs::exists(dir / "data/weights" / vgg));
+    // Not a torch.save file (an HTML error page served with 200): refused, nothing installed.
+    const std::string casia = "20180408-102900-casia-webface.pt";
+    server.route("/w/" + casia, file_route("<html>rate limited</html>"));
+    auto c = local_options("inception-resnet-v1-casia-webface", dir / "data");
+    c.mirrors = {server.url("/w/")};
+    CHECK_THROWS_WITH(run_download(c), Catch::Contains("not a torch.save file"));
+    CHECK_FALSE(fs::exists(dir / "data/weights" / casia));
+    wtp::test::write_bytes(dir / casia, "not torch");
+    c.archives = {(dir / casia).string()};
+    CHECK_THROWS_AS(run_download(c), wtp::UsageError);
+  }
+}
+
+TEST_CASE("download_command names the catalogue entry that installs a file", "[download]") {
+  CHECK(download_command("data/weights/bn_inception-52deb4733.pth") ==
+        std::optional<std::string>("wtp-download bn-inception-imagenet --root data"));
+  CHECK(download_command("weights/20180402-114759-vggface2.pt") ==
+        std::optional<std::string>("wtp-download inception-resnet-v1-vggface2 --root ."));
+  CHECK_THAT(download_command("/w/20180402-114759-vggface2.pt").value(),
+             Catch::Contains("--root /w (it installs /w/weights/20180402-114759-vggface2.pt"));
+  CHECK_FALSE(download_command("data/weights/mine.pt").has_value());
 }

@@ -153,3 +153,30 @@ TEST_CASE("read_pair_scores parses the CSV in-process", "[eval][tool]") {
   write(dir / "empty.csv", "fold,same,distance\n");
   CHECK_THROWS_WITH(read_pair_scores(dir / "empty.csv"), Contains("no pairs"));
 }
+
+TEST_CASE("wtp-eval --pair-scores: columns by name, extra columns ignored", "[eval][tool]") {
+  wtp::test::TempDir dir;
+  // The header a new user had: fold,same,distance,i,j (and the same data reordered).
+  write(dir / "extra.csv",
+        "fold,same,distance,i,j\n1,1,0.35,0,1\n1,0,0.2,2,3\n2,1,0.1,4,5\n"
+        "2,0,0.5,6,7\n");
+  write(dir / "reordered.csv",
+        "j,distance,note,same,fold\n1,0.35,x,1,1\n3,0.2,,0,1\n"
+        "5,0.1,\"a,b\",1,2\n7,0.5,y,0,2\n");
+  for (const char* name : {"extra.csv", "reordered.csv"}) {
+    INFO(name);
+    const auto p = read_pair_scores(dir / name);
+    CHECK(p.fold == std::vector<std::int64_t>{1, 1, 2, 2});
+    CHECK(p.same == std::vector<std::int64_t>{1, 0, 1, 0});
+    CHECK(p.distance == std::vector<double>{0.35, 0.2, 0.1, 0.5});
+    auto r = eval_tool("--pair-scores " + (dir / name).string() + " --out " +
+                       (dir / name).replace_extension("json").string());
+    INFO(r.output);
+    CHECK(r.status == 0);
+  }
+  write(dir / "no_distance.csv", "fold,same,score,i,j\n1,1,0.3,0,1\n");
+  auto r = eval_tool("--pair-scores " + (dir / "no_distance.csv").string() + " --out " +
+                     (dir / "r.json").string());
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Contains("no column 'distance'") && Contains("fold,same,score,i,j"));
+}
