@@ -5,6 +5,7 @@
 #   BUILD_DIR=out bash scripts/setup.sh
 #   WTP_WITH_PYTHON=1 ...  also python3-torch for the PyTorch cross-check tests
 #   WTP_WITH_BENCH=1 ...   also the Python peers of the benchmarks (torchvision, sklearn, optuna)
+#   WTP_CMAKE_ARGS="-DWTP_WERROR=ON" ...  extra CMake configure arguments (CI uses this one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,6 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${WTP_CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 echo "setup: built into $BUILD_DIR/bin"
