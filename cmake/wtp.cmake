@@ -1,5 +1,14 @@
 # Helpers that keep every component, tool and test target declared the same way.
 
+# wtp_pch(TARGET ...): target_precompile_headers(TARGET ...) when WTP_PCH is ON. Every
+# library, tool and benchmark reuses wtp_core's precompiled <torch/torch.h>, every test
+# wtp_test_support's catch_torch.h (torch, then Catch2): one header parse per build tree.
+function(wtp_pch target)
+  if(WTP_PCH)
+    target_precompile_headers(${target} ${ARGN})
+  endif()
+endfunction()
+
 # wtp_component(NAME SOURCES a.cpp ... DEPS target ...)
 # Builds the static library wtp_NAME from src/NAME. Its public headers are included
 # as "NAME/header.h" (the include root is src/). DEPS are linked PUBLIC, so a component
@@ -15,6 +24,11 @@ function(wtp_component name)
   add_library(wtp_${name} STATIC ${ARG_SOURCES})
   target_include_directories(wtp_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(wtp_${name} PUBLIC ${ARG_DEPS})
+  if(name STREQUAL "core")
+    wtp_pch(wtp_core PRIVATE <torch/torch.h>)
+  else()
+    wtp_pch(wtp_${name} REUSE_FROM wtp_core)
+  endif()
   set_property(GLOBAL APPEND PROPERTY WTP_COMPONENTS wtp_${name})
 endfunction()
 
@@ -30,6 +44,7 @@ function(wtp_tests name)
   endif()
   add_executable(test_${name} ${sources})
   target_link_libraries(test_${name} PRIVATE wtp_test_support ${ARG_DEPS})
+  wtp_pch(test_${name} REUSE_FROM wtp_test_support)
   catch_discover_tests(test_${name} TEST_PREFIX "${name}: "
                        WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
                        PROPERTIES LABELS ${name} SKIP_REGULAR_EXPRESSION "WTP-SKIPPED: ")

@@ -7,6 +7,7 @@
 #   WTP_WITH_PYTHON=1 ...  also python3-torch for the PyTorch cross-check tests
 #   WTP_WITH_BENCH=1 ...   also the benchmarks and their Python peers (torchvision, sklearn, optuna)
 #   WTP_WITH_POSTGRES=1 ...  also the PostgreSQL 15 server the database tests start themselves
+#   WTP_CMAKE_ARGS="-DWTP_WERROR=ON" ...  extra CMake configure arguments (CI uses this one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,6 +66,6 @@ on_off() { if [ "${1:-0}" = 1 ]; then echo ON; else echo OFF; fi; }
 tests=$(on_off "${WTP_BUILD_TESTS:-0}")
 bench=$(on_off "${WTP_WITH_BENCH:-0}")
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DWTP_BUILD_TESTS="$tests" \
-  -DWTP_BUILD_BENCH="$bench" >/dev/null
+  -DWTP_BUILD_BENCH="$bench" ${WTP_CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 echo "setup: built the library and tools (tests $tests, benchmarks $bench) into $BUILD_DIR/bin"

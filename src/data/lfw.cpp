@@ -1,6 +1,7 @@
 #include "data/lfw.h"
 
 #include <cstdio>
+#include <limits>
 
 #include "core/error.h"
 #include "data/image_folder.h"
@@ -80,21 +81,26 @@ LfwPairs read_lfw_pairs(const fs::path& pairs_file, const fs::path& image_dir) {
     throw UsageError("LFW pairs file '" + pairs_file.string() + "' is empty");
   const auto header = split_fields(lines[first]);
   const std::string where = at_line(pairs_file, first + 1);
+  std::int64_t folds = 1;
   if (header.size() == 2) {
-    result.folds = static_cast<int>(parse_int(header[0], where, "number of folds"));
+    folds = parse_int(header[0], where, "number of folds");
     result.per_fold = parse_int(header[1], where, "pairs per fold");
   } else if (header.size() == 1) {
-    result.folds = 1;
     result.per_fold = parse_int(header[0], where, "number of pairs");
   } else {
     throw UsageError(where + ": expected a header 'folds<TAB>pairs' or 'pairs', got '" +
                      lines[first] + "'");
   }
-  if (result.folds < 1 || result.per_fold < 1)
+  if (folds < 1 || result.per_fold < 1)
     throw UsageError(where + ": the header must give positive counts, got '" + lines[first] + "'");
-
-  const std::int64_t per_fold_lines = 2 * result.per_fold;
-  const std::int64_t expected = result.folds * per_fold_lines;
+  std::int64_t per_fold_lines = 0;
+  std::int64_t expected = 0;
+  if (folds > std::numeric_limits<int>::max() ||
+      __builtin_mul_overflow(result.per_fold, 2, &per_fold_lines) ||
+      __builtin_mul_overflow(folds, per_fold_lines, &expected))
+    throw UsageError(where + ": the header announces more pairs than a file can hold, got '" +
+                     lines[first] + "'");
+  result.folds = static_cast<int>(folds);
   std::int64_t k = 0;  // pair number
   for (std::size_t i = first + 1; i < lines.size(); ++i) {
     const auto fields = split_fields(lines[i]);

@@ -199,6 +199,14 @@ TEST_CASE("LFW: pairs errors name file and line", "[data][lfw]") {
                    "1\t2\nA_Person\t1\t2\nA_Person\t1\t3\nA_Person\t1\tB_Person\t1\n");
   CHECK_THROWS_WITH(read_lfw_pairs(tmp / "short.txt"),
                     Contains("announces 4") && Contains("holds 3"));
+  // Found by fuzz_lfw_text: counts whose product overflows (was undefined behaviour), and a
+  // fold count beyond int (was silently truncated).
+  test::write_text(tmp / "huge.txt", "6148914691236517206\n");
+  CHECK_THROWS_WITH(read_lfw_pairs(tmp / "huge.txt"),
+                    Contains("huge.txt:1") && Contains("more pairs than a file can hold"));
+  test::write_text(tmp / "folds.txt", "4294967297\t1\nA_Person\t1\t2\n");
+  CHECK_THROWS_WITH(read_lfw_pairs(tmp / "folds.txt"),
+                    Contains("folds.txt:1") && Contains("more pairs than a file can hold"));
   test::write_text(tmp / "shape.txt", "1\t1\nA_Person\t1\tB_Person\t1\nA_Person\t1\t2\n");
   CHECK_THROWS_WITH(read_lfw_pairs(tmp / "shape.txt"),
                     Contains("shape.txt:2") && Contains("same-person"));
