@@ -1,11 +1,15 @@
 // Benchmark of the evaluation metrics (not a test): wall time and peak memory of
 // Recall@{1,2,4,8} + MAP@R (blockwise retrieval) and k-means + NMI, on synthetic embeddings
 // with LFW-like identity sizes. bench/run_eval.sh runs it side by side with the
-// scikit-learn / NumPy peer bench/eval_sklearn.py on the same .npy files.
+// peers bench/eval_faiss.py (faiss) and bench/eval_sklearn.py (scikit-learn / NumPy) on the
+// same .npy files.
 //
 //   bench_eval make-data OUT_DIR N D SEED [PER]   writes OUT_DIR/embeddings.npy, labels.npy
 //       identity sizes LFW-like (default) or, with PER, N / PER identities of PER images
-//   bench_eval retrieval E.npy L.npy [BLOCK]
+//   bench_eval retrieval E.npy L.npy [QUERY_TILE [ITEM_TILE]]
+//   bench_eval knn E.npy Q K [QUERY_TILE [ITEM_TILE]]
+//       the first Q rows searched against all rows for their K best (eval/knn.h), the 1:N
+//       shape of a face matcher
 //   bench_eval kmeans E.npy L.npy RESTARTS [SEED [CANDIDATES]]
 //       greedy k-means++ with CANDIDATES per step (default 0 = 2 + ln k; 1 = classic)
 //
@@ -26,6 +30,7 @@
 #include "core/threads.h"
 #include "eval/clustering_metrics.h"
 #include "eval/kmeans.h"
+#include "eval/knn.h"
 #include "eval/retrieval.h"
 #include "io/npy.h"
 
@@ -146,9 +151,10 @@ int main(int argc, char** argv) {
     if ((args.size() == 5 || args.size() == 6) && args[0] == "make-data")
       return make_data(args[1], std::stoll(args[2]), std::stoll(args[3]), std::stoull(args[4]),
                        args.size() == 6 ? std::stoll(args[5]) : 0);
-    if (args.size() >= 3 && (args[0] == "retrieval" || args[0] == "kmeans")) {
+    if ((args.size() >= 3 && (args[0] == "retrieval" || args[0] == "kmeans")) ||
+        (args.size() >= 4 && args[0] == "knn")) {
       auto e = wtp::io::read_npy(args[1]).to(torch::kFloat).contiguous();
-      auto l = wtp::io::read_npy(args[2]).to(torch::kLong);
+      auto l = args[0] == "knn" ? torch::Tensor() : wtp::io::read_npy(args[2]).to(torch::kLong);
       const double baseline = current_rss_mib();
       nlohmann::json out;
       out["phase"] = args[0];
@@ -161,13 +167,30 @@ int main(int argc, char** argv) {
         wtp::eval::RetrievalOptions o;
         o.ks = {1, 2, 4, 8};
         if (args.size() >= 4) o.block_size = std::stoll(args[3]);
-        out["block_size"] = o.block_size;
+        if (args.size() >= 5) o.item_block_size = std::stoll(args[4]);
+        out["query_tile"] = o.block_size;
+        out["item_tile"] = o.item_block_size;
         auto r = wtp::eval::retrieval_metrics(e, l, o);
         out["seconds"] = seconds_since(t0);
         for (auto [k, v] : r.recall_at_k) out["recall_at_" + std::to_string(k)] = v;
         out["map_at_r"] = r.map_at_r;
         out["r_precision"] = r.r_precision;
         out["queries"] = r.queries;
+      } else if (args[0] == "knn") {
+        const std::int64_t q = std::stoll(args[2]), k = std::stoll(args[3]);
+        wtp::eval::KnnOptions o;
+        if (args.size() >= 5) o.query_tile = std::stoll(args[4]);
+        if (args.size() >= 6) o.item_tile = std::stoll(args[5]);
+        auto en = wtp::eval::l2_normalize_rows(e);
+        auto r = wtp::eval::knn_search(en.narrow(0, 0, q), en, k, o);
+        out["seconds"] = seconds_since(t0);
+        out["queries"] = q;
+        out["k"] = k;
+        out["query_tile"] = o.query_tile;
+        out["item_tile"] = o.item_tile;
+        out["top1_mean"] = r.scores.select(1, 0).mean().item<double>();
+        out["checksum"] =
+            r.indices.narrow(1, 0, std::min<std::int64_t>(k, 10)).sum().item<std::int64_t>();
       } else {
         wtp::eval::KMeansOptions o;
         o.clusters = std::get<0>(at::_unique(l)).numel();
@@ -192,8 +215,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::cerr
-        << "usage: bench_eval make-data OUT_DIR N D SEED [PER] | retrieval E.npy L.npy [BLOCK] | "
-           "kmeans E.npy L.npy RESTARTS [SEED [CANDIDATES]]\n";
+        << "usage: bench_eval make-data OUT_DIR N D SEED [PER] | retrieval E.npy L.npy "
+           "[QUERY_TILE [ITEM_TILE]] | knn E.npy Q K [QUERY_TILE [ITEM_TILE]] | kmeans E.npy L.npy "
+           "RESTARTS [SEED [CANDIDATES]]\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "bench_eval: " << e.what() << "\n";

@@ -36,10 +36,11 @@ std::int64_t search_cumulative(const std::vector<double>& cum, double target) {
 /// points to every candidate of every chain in one matrix product, and keeps per chain the
 /// candidate that lowers the potential (sum of squared distances) most. Potentials are
 /// summed in double in a fixed order, one candidate per task, so the result does not
-/// depend on the thread count.
+/// depend on the thread count. `gram`, when defined, is x x^T [N, N]: the candidates'
+/// rows are read from it instead of computed.
 std::vector<torch::Tensor> kmeans_plus_plus(const torch::Tensor& x, const torch::Tensor& sqnorm,
-                                            std::int64_t k, int restarts, int trials,
-                                            std::uint64_t seed) {
+                                            const torch::Tensor& gram, std::int64_t k, int restarts,
+                                            int trials, std::uint64_t seed) {
   const std::int64_t n = x.size(0);
   const float* sq = sqnorm.data_ptr<float>();
   std::vector<Rng> rngs;
@@ -76,7 +77,8 @@ std::vector<torch::Tensor> kmeans_plus_plus(const torch::Tensor& x, const torch:
     const auto m = static_cast<std::int64_t>(cand.size());
     // [M, N] squared distances of every point to every candidate (rows contiguous).
     auto idx = torch::tensor(cand, torch::kLong);
-    const torch::Tensor dots = torch::mm(x.index_select(0, idx), x.t()).contiguous();
+    const torch::Tensor dots =
+        gram.defined() ? gram.index_select(0, idx) : torch::mm(x.index_select(0, idx), x.t());
     const float* g = dots.data_ptr<float>();
     cand_pot.assign(static_cast<std::size_t>(m), 0.0);
     auto distance = [&](std::int64_t c, std::int64_t i) {
@@ -204,7 +206,11 @@ KMeansResult kmeans(const torch::Tensor& points, const KMeansOptions& options) {
   const torch::Tensor xd = x.to(torch::kDouble);
   const double tol = options.tolerance * xd.var(0, /*unbiased=*/false).mean().item<double>();
   const int trials = kmeans_candidates(k, options.candidates);
-  auto inits = kmeans_plus_plus(x, sqnorm, k, options.restarts, trials, options.seed);
+  torch::Tensor gram;  // worth it when the candidate rows outnumber the points
+  if (4.0 * n * n <= options.gram_mib * 1048576.0 && k * trials * options.restarts >= n)
+    gram = torch::mm(x, x.t());
+  auto inits = kmeans_plus_plus(x, sqnorm, gram, k, options.restarts, trials, options.seed);
+  gram = torch::Tensor();
 
   KMeansResult best;
   best.inertia = std::numeric_limits<double>::infinity();

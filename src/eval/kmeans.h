@@ -22,6 +22,9 @@ struct KMeansOptions {
   double tolerance = 1e-4;
   std::uint64_t seed = 0;  ///< seed of the k-means++ draws (restart r uses mix_seed(seed, r))
   std::int64_t block_size = 4096;  ///< points per distance block (memory ~ 4 * k * block_size B)
+  /// k-means++ precomputes the N x N Gram matrix (one matrix product instead of one pass
+  /// over the data per centre) when its 4 * N^2 bytes fit in this many MiB (0 = never).
+  std::int64_t gram_mib = 2048;
 
   template <class V>
   void visit(V& v) {
@@ -32,6 +35,7 @@ struct KMeansOptions {
     v("tolerance", tolerance, "stop when centre shift^2 <= tolerance * mean feature variance");
     v("seed", seed, "seed of the k-means++ draws");
     v("block_size", block_size, "points per distance block");
+    v("gram_mib", gram_mib, "k-means++ holds the N x N Gram matrix when 4 N^2 B fit (0 = never)");
   }
   void validate() const {
     require(clusters >= 0, "kmeans.clusters must be >= 0");
@@ -40,6 +44,7 @@ struct KMeansOptions {
     require(max_iterations >= 1, "kmeans.max_iterations must be >= 1");
     require(tolerance >= 0, "kmeans.tolerance must be >= 0");
     require(block_size >= 1, "kmeans.block_size must be >= 1");
+    require(gram_mib >= 0, "kmeans.gram_mib must be >= 0");
   }
 };
 
@@ -68,6 +73,10 @@ int kmeans_candidates(std::int64_t clusters, int candidates);
 /// Empty clusters: after an assignment step, each empty cluster takes the point farthest
 /// from its centre among clusters that keep at least one point (scikit-learn's remedy).
 /// Requires: 1 <= clusters <= N. Ensures: same seed and input = same result.
+/// Memory, in bytes, for N points of dimension D, k clusters, R restarts, besides `points`
+/// (when float32 and contiguous): 8 N D (a double copy for the centre sums) + 16 R N
+/// (k-means++ distances) + 4 k block_size (one distance block) + 24 k D (centres), plus
+/// 4 N^2 during k-means++ when the Gram matrix is used (see gram_mib).
 KMeansResult kmeans(const torch::Tensor& points, const KMeansOptions& options);
 
 }  // namespace wtp::eval

@@ -1,9 +1,6 @@
 #include "eval/retrieval.h"
 
-#include <ATen/Parallel.h>
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
 #include "eval/tensors.h"
 
@@ -48,12 +45,12 @@ struct QueryStats {
   bool evaluated = false;
 };
 
-/// Ranks every query of `e` (normalised [N, D]) against all other rows, in blocks, and
-/// fills per-query stats. `lab` are dense labels, `counts` their class sizes. Lone
+/// Ranks every query of `e` (normalised [N, D]) against all other rows with knn_visit()
+/// and fills per-query stats. `lab` are dense labels, `counts` their class sizes. Lone
 /// queries are skipped when `skip_lone`, otherwise evaluated as misses.
 std::vector<QueryStats> rank_queries(const torch::Tensor& e, const std::vector<std::int64_t>& lab,
                                      const std::vector<std::int64_t>& counts, std::int64_t kmax,
-                                     bool map_at_r, std::int64_t r_cap, std::int64_t block_size,
+                                     bool map_at_r, std::int64_t r_cap, const KnnOptions& tiles,
                                      bool skip_lone) {
   const std::int64_t n = e.size(0);
   std::vector<QueryStats> stats(static_cast<std::size_t>(n));
@@ -61,64 +58,48 @@ std::vector<QueryStats> rank_queries(const torch::Tensor& e, const std::vector<s
     if (!skip_lone && n == 1) stats[0].evaluated = true;
     return stats;
   }
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-  // Lone queries that are skipped need no similarities: leave them out of the products.
-  std::vector<std::int64_t> queries;
-  for (std::int64_t q = 0; q < n; ++q)
-    if (!skip_lone || counts[lab[q]] > 1) queries.push_back(q);
+  // Lone queries that are skipped need no neighbours: leave them out of the search.
+  std::vector<std::int64_t> queries, r_used;
+  for (std::int64_t q = 0; q < n; ++q) {
+    const std::int64_t rel_total = counts[lab[q]] - 1;  // R
+    if (skip_lone && rel_total == 0) continue;
+    queries.push_back(q);
+    r_used.push_back(r_cap > 0 ? std::min(rel_total, r_cap) : rel_total);
+  }
   const auto total = static_cast<std::int64_t>(queries.size());
-  for (std::int64_t q0 = 0; q0 < total; q0 += block_size) {
-    const std::int64_t b = std::min(block_size, total - q0);
-    auto rows = torch::from_blob(queries.data() + q0, {b}, torch::kLong);
-    torch::Tensor sims = torch::mm(e.index_select(0, rows), e.t()).contiguous();  // [b, n]
-    float* base = sims.data_ptr<float>();
-    at::parallel_for(0, b, 1, [&](std::int64_t begin, std::int64_t end) {
-      std::vector<float> scratch;
-      std::vector<std::int64_t> cand;
-      for (std::int64_t r = begin; r < end; ++r) {
-        const std::int64_t q = queries[q0 + r];
-        const std::int64_t rel_total = counts[lab[q]] - 1;  // R
-        QueryStats& st = stats[q];
-        if (rel_total == 0 && skip_lone) continue;
-        st.evaluated = true;
-        float* s = base + r * n;
-        s[q] = neg_inf;  // self excluded by index
-        const std::int64_t r_used = r_cap > 0 ? std::min(rel_total, r_cap) : rel_total;
-        std::int64_t k = std::max(kmax, map_at_r ? r_used : std::int64_t{0});
-        k = std::min(k, n - 1);
-        if (k <= 0) continue;
-        // k-th largest value, then every index at or above it, ordered (sim desc, index asc).
-        scratch.assign(s, s + n);
-        std::nth_element(scratch.begin(), scratch.begin() + (k - 1), scratch.end(),
-                         std::greater<float>());
-        const float v = scratch[k - 1];
-        cand.clear();
-        for (std::int64_t j = 0; j < n; ++j)
-          if (s[j] >= v) cand.push_back(j);
-        std::sort(cand.begin(), cand.end(), [s](std::int64_t a, std::int64_t c) {
-          return s[a] > s[c] || (s[a] == s[c] && a < c);
-        });
-        cand.resize(static_cast<std::size_t>(k));
-        const std::int64_t label = lab[q];
-        for (std::int64_t i = 0; i < k; ++i) {
-          if (lab[cand[i]] == label) {
-            st.first_hit = i;
-            break;
+  // One query tile at a time, so that only a tile of query rows is copied.
+  for (std::int64_t q0 = 0; q0 < total; q0 += tiles.query_tile) {
+    const std::int64_t b = std::min(tiles.query_tile, total - q0);
+    const std::vector<std::int64_t> self(queries.begin() + q0, queries.begin() + q0 + b);
+    std::vector<std::int64_t> ks(static_cast<std::size_t>(b));
+    for (std::int64_t i = 0; i < b; ++i)
+      ks[i] = std::min(std::max(kmax, map_at_r ? r_used[q0 + i] : std::int64_t{0}), n - 1);
+    const torch::Tensor rows = torch::tensor(self, torch::kLong);
+    knn_visit(
+        e.index_select(0, rows), e, ks, self,
+        [&](std::int64_t i, const Neighbour* ranked, std::int64_t k) {
+          QueryStats& st = stats[self[i]];
+          st.evaluated = true;
+          const std::int64_t label = lab[self[i]], r = r_used[q0 + i];
+          for (std::int64_t j = 0; j < k; ++j) {
+            if (lab[ranked[j].index] == label) {
+              st.first_hit = j;
+              break;
+            }
           }
-        }
-        if (map_at_r && r_used > 0) {
-          std::int64_t hits = 0;
-          double ap = 0.0;
-          for (std::int64_t i = 0; i < r_used && i < k; ++i) {
-            if (lab[cand[i]] != label) continue;
-            ++hits;
-            ap += static_cast<double>(hits) / static_cast<double>(i + 1);
+          if (map_at_r && r > 0) {
+            std::int64_t hits = 0;
+            double ap = 0.0;
+            for (std::int64_t j = 0; j < r && j < k; ++j) {
+              if (lab[ranked[j].index] != label) continue;
+              ++hits;
+              ap += static_cast<double>(hits) / static_cast<double>(j + 1);
+            }
+            st.average_precision_at_r = ap / static_cast<double>(r);
+            st.r_precision = static_cast<double>(hits) / static_cast<double>(r);
           }
-          st.average_precision_at_r = ap / static_cast<double>(r_used);
-          st.r_precision = static_cast<double>(hits) / static_cast<double>(r_used);
-        }
-      }
-    });
+        },
+        tiles);
   }
   return stats;
 }
@@ -150,7 +131,7 @@ RetrievalResult retrieval_metrics(const torch::Tensor& embeddings, const torch::
   const auto counts = class_counts(lab, classes);
   const std::int64_t kmax = *std::max_element(options.ks.begin(), options.ks.end());
   const auto stats = rank_queries(e, lab, counts, kmax, options.map_at_r, options.r_cap,
-                                  options.block_size, /*skip_lone=*/true);
+                                  options.tiles(), /*skip_lone=*/true);
 
   RetrievalResult result;
   std::vector<std::int64_t> hits(options.ks.size(), 0);
@@ -198,8 +179,8 @@ std::map<std::int64_t, double> old_per_batch_recall(const torch::Tensor& embeddi
     std::int64_t classes = 0;
     const auto lab = dense_labels(sub, &classes);
     const auto counts = class_counts(lab, classes);
-    const auto stats = rank_queries(e.narrow(0, b0, b).contiguous(), lab, counts, kmax, false, 0, b,
-                                    /*skip_lone=*/false);
+    const auto stats = rank_queries(e.narrow(0, b0, b).contiguous(), lab, counts, kmax, false, 0,
+                                    KnnOptions{b, b}, /*skip_lone=*/false);
     for (std::size_t i = 0; i < ks.size(); ++i) {
       std::int64_t hits = 0;
       for (const auto& st : stats) hits += st.first_hit >= 0 && st.first_hit < ks[i];

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "eval/knn.h"
 #include "eval/report.h"
 
 namespace wtp::eval {
@@ -25,7 +26,8 @@ namespace wtp::eval {
 struct RetrievalOptions {
   std::vector<std::int64_t> ks = {1, 2, 4, 8, 10, 20};  ///< K values of Recall@K
   bool map_at_r = true;                                 ///< compute map_at_r and r_precision
-  std::int64_t block_size = 1024;  ///< queries per block (memory ~ 4 * N * block_size bytes)
+  std::int64_t block_size = 1024;       ///< queries per tile (memory: see the header)
+  std::int64_t item_block_size = 4096;  ///< items per tile (memory: see the header)
   /// Caps R at this value (0 = no cap). pytorch-metric-learning with faiss caps the
   /// neighbour count at 1023, i.e. uses min(R, 1023); set 1023 to reproduce that.
   std::int64_t r_cap = 0;
@@ -37,7 +39,8 @@ struct RetrievalOptions {
   void visit(V& v) {
     v("ks", ks, "K values of Recall@K");
     v("map_at_r", map_at_r, "compute MAP@R and R-precision");
-    v("block_size", block_size, "queries per block (memory ~ 4 * N * block_size bytes)");
+    v("block_size", block_size, "queries per tile (memory ~ 4 * block_size * item_block_size B)");
+    v("item_block_size", item_block_size, "items per tile of the query-item score matrix");
     v("r_cap", r_cap, "cap R at this value (0 = none; 1023 reproduces faiss-based PML)");
     v("old_batch_size", old_batch_size, "also report the old per-batch Recall@K (0 = off)");
   }
@@ -46,9 +49,12 @@ struct RetrievalOptions {
     for (auto k : ks)
       require(k >= 1, "retrieval.ks: every K must be >= 1, got " + std::to_string(k));
     require(block_size >= 1, "retrieval.block_size must be >= 1");
+    require(item_block_size >= 1, "retrieval.item_block_size must be >= 1");
     require(r_cap >= 0, "retrieval.r_cap must be >= 0");
     require(old_batch_size >= 0, "retrieval.old_batch_size must be >= 0");
   }
+  /// The tile sizes as knn_visit() takes them.
+  KnnOptions tiles() const { return {block_size, item_block_size}; }
 };
 
 struct RetrievalResult {

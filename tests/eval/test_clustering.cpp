@@ -177,6 +177,33 @@ TEST_CASE("kmeans: the result does not depend on the thread count", "[eval][kmea
   CHECK(a.restart_inertias == b.restart_inertias);
 }
 
+TEST_CASE("kmeans: k-means++ from the Gram matrix equals the matrix-vector route",
+          "[eval][kmeans]") {
+  // Small integer coordinates: every product is exact, so both routes see the same
+  // distances. k * candidates >= N, so the default takes the Gram route.
+  wtp::Rng rng(11);
+  std::vector<float> v;
+  for (int i = 0; i < 120 * 5; ++i) v.push_back(static_cast<float>(rng.integer(-4, 4)));
+  const auto x = torch::tensor(v).view({120, 5});
+  KMeansOptions o;
+  o.clusters = 40;
+  o.restarts = 2;
+  o.seed = 3;
+  o.max_iterations = 1;  // the initialisation decides the result
+  const auto gram = kmeans(x, o);
+  o.gram_mib = 0;
+  const auto direct = kmeans(x, o);
+  CHECK(torch::equal(gram.centers, direct.centers));
+  CHECK(torch::equal(gram.assignments, direct.assignments));
+  CHECK(gram.restart_inertias == direct.restart_inertias);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  o.gram_mib = 2048;
+  const auto one_thread = kmeans(x, o);
+  at::set_num_threads(threads);
+  CHECK(torch::equal(one_thread.centers, gram.centers));
+}
+
 TEST_CASE("kmeans: greedy k-means++ finds more clusters than one-draw k-means++",
           "[eval][kmeans]") {
   CHECK(kmeans_candidates(1, 0) == 2);
