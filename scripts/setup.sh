@@ -45,7 +45,7 @@ if [ "${WTP_WITH_POSTGRES:-0}" = 1 ]; then
 fi
 # Optional: the Python peers the benchmarks (bench/run_*.sh) measure us against.
 if [ "${WTP_WITH_BENCH:-0}" = 1 ]; then
-  PACKAGES+=(python3-torch python3-numpy python3-torchvision python3-sklearn python3-optuna time)
+  PACKAGES+=(python3-torch python3-numpy python3-torchvision python3-sklearn python3-optuna python3-faiss time)
 fi
 
 missing=()
