@@ -10,6 +10,7 @@
 #include "catch_torch.h"
 #include "core/error.h"
 #include "synth/clips.h"
+#include "synth/synth_faces.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
