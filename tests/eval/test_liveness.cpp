@@ -97,7 +97,7 @@ TEST_CASE("liveness: blink rule on frame sequences", "[eval][liveness]") {
 }
 
 TEST_CASE("liveness: the hysteresis pair chosen on labelled frames", "[eval][liveness]") {
-  auto d = [](std::vector<double> v) { return torch::tensor(v); };
+  auto d = [](std::vector<double> v) { return torch::tensor(v, torch::kDouble); };
   auto l = [](std::vector<std::int64_t> v) { return torch::tensor(v); };
   // Separated classes, 10 open and 10 closed frames, error 0.1: one frame of each class may
   // fall on the wrong side. hi_open = 2nd highest open score (0.3), lo_closed = 2nd lowest
