@@ -1,5 +1,6 @@
 #include "eval/liveness.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -47,6 +48,48 @@ BinaryMetrics eye_state_metrics(const torch::Tensor& scores, const torch::Tensor
   if (pos > 0 && pos < static_cast<std::int64_t>(y.size()))
     m.auc = roc_curve(s, y, ScoreOrder::kHigherIsPositive).auc;
   return m;
+}
+
+EyeStateThresholds choose_eye_state_thresholds(const torch::Tensor& scores,
+                                               const torch::Tensor& labels, double error) {
+  require(error >= 0 && error < 0.5, "choose_eye_state_thresholds: error must be in [0, 0.5)");
+  const auto s = to_doubles(scores, "eye-state scores");
+  const auto y = to_int64s(labels, "eye-state labels");
+  require(s.size() == y.size(), "choose_eye_state_thresholds: " + std::to_string(s.size()) +
+                                    " scores but " + std::to_string(y.size()) + " labels");
+  std::vector<double> open, closed;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    require(!std::isnan(s[i]),
+            "choose_eye_state_thresholds: score " + std::to_string(i) + " is NaN");
+    require(y[i] == 0 || y[i] == 1, "choose_eye_state_thresholds: label " + std::to_string(i) +
+                                        " is " + std::to_string(y[i]) +
+                                        " (expected 0 = open, 1 = closed)");
+    (y[i] ? closed : open).push_back(s[i]);
+  }
+  require(!open.empty() && !closed.empty(),
+          "choose_eye_state_thresholds: needs open and closed frames (got " +
+              std::to_string(open.size()) + " open, " + std::to_string(closed.size()) + " closed)");
+  std::sort(open.begin(), open.end());
+  std::sort(closed.begin(), closed.end());
+  const auto m = static_cast<std::size_t>(std::floor(error * static_cast<double>(open.size())));
+  const auto mc = static_cast<std::size_t>(std::floor(error * static_cast<double>(closed.size())));
+  const double hi_open = open[open.size() - 1 - m];
+  const double lo_closed = closed[mc];
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  EyeStateThresholds t;
+  t.open_threshold = std::min(hi_open, std::nextafter(lo_closed, -kInf));
+  t.closed_threshold = std::max(lo_closed, std::nextafter(hi_open, kInf));
+  auto fraction = [](const std::vector<double>& v, auto predicate) {
+    return static_cast<double>(std::count_if(v.begin(), v.end(), predicate)) /
+           static_cast<double>(v.size());
+  };
+  t.false_closed_rate = fraction(open, [&](double p) { return p >= t.closed_threshold; });
+  t.open_recall = fraction(open, [&](double p) { return p <= t.open_threshold; });
+  t.false_open_rate = fraction(closed, [&](double p) { return p <= t.open_threshold; });
+  t.closed_recall = fraction(closed, [&](double p) { return p >= t.closed_threshold; });
+  t.open_frames = static_cast<std::int64_t>(open.size());
+  t.closed_frames = static_cast<std::int64_t>(closed.size());
+  return t;
 }
 
 bool detect_blink(const std::vector<double>& closed_probability, const BlinkRuleOptions& options) {

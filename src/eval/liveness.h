@@ -34,6 +34,32 @@ BinaryMetrics binary_metrics_from_counts(std::int64_t tp, std::int64_t fp, std::
 BinaryMetrics eye_state_metrics(const torch::Tensor& scores, const torch::Tensor& labels,
                                 double threshold = 0.5);
 
+/// A hysteresis pair of eye-state thresholds on P(eyes closed) and its error rates on the
+/// frames it was chosen on.
+struct EyeStateThresholds {
+  double open_threshold = 0;       ///< a frame is open iff P(closed) <= this
+  double closed_threshold = 1;     ///< a frame is closed iff P(closed) >= this (> open_threshold)
+  double false_closed_rate = 0;    ///< fraction of open frames read as closed
+  double false_open_rate = 0;      ///< fraction of closed frames read as open
+  double open_recall = 0;          ///< fraction of open frames read as open
+  double closed_recall = 0;        ///< fraction of closed frames read as closed
+  std::int64_t open_frames = 0;    ///< open frames the pair was chosen on
+  std::int64_t closed_frames = 0;  ///< closed frames the pair was chosen on
+};
+
+/// Chooses the hysteresis pair on labelled frames so that at most `error` of the open frames
+/// read as closed and at most `error` of the closed frames read as open (frames between the
+/// two thresholds are undecided). With m = floor(error x open frames) and m' = floor(error x
+/// closed frames), hi_open = the (m+1)-th highest open score and lo_closed = the (m'+1)-th
+/// lowest closed score: when hi_open < lo_closed (the classes separate), open_threshold =
+/// hi_open and closed_threshold = lo_closed (recall >= 1 - error for both); otherwise
+/// closed_threshold is just above hi_open and open_threshold just below lo_closed (the
+/// overlap is undecided). Either way open_threshold < closed_threshold.
+/// Requires: scores [N] without NaN, labels [N] 0 (open) / 1 (closed) with both present,
+/// 0 <= error < 0.5.
+EyeStateThresholds choose_eye_state_thresholds(const torch::Tensor& scores,
+                                               const torch::Tensor& labels, double error);
+
 /// Which sequence of eye states counts as a blink.
 enum class BlinkPattern {
   kOpenClosed,      ///< an open frame later followed by a closed one (the old service)

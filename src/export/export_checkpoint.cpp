@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "download/md5.h"
+#include "eval/liveness.h"
 #include "train/evaluator.h"
 #include "train/metrics_csv.h"
 #include "train/run_data.h"
@@ -22,6 +23,40 @@ std::optional<double> validation_threshold(const fs::path& metrics_csv, const st
         row.epoch == std::to_string(epoch) && std::isfinite(row.value))
       found = row.value;  // the last one wins
   return found;
+}
+
+nlohmann::json liveness_thresholds(const train::TrainedModel& trained) {
+  try {
+    train::TrainConfig vcfg = trained.config;
+    vcfg.data.workers = 1;
+    vcfg.synth.reset();  // never generate data here: a missing dataset is reported below
+    auto data = train::load_run_data(vcfg, trained.run_dir / "splits.txt", /*reuse_split=*/true);
+    if (!data.has_valid)
+      return {{"thresholds_reason", "not chosen: the run has no validation split"}};
+    train::Evaluator evaluator(trained.model, vcfg, torch::kCPU);
+    torch::Tensor logits;
+    evaluator.embed(data.valid, &logits);
+    const auto t = eval::choose_eye_state_thresholds(
+        torch::sigmoid(logits.reshape({-1}).to(torch::kDouble)),
+        torch::tensor(train::item_labels(data.valid, train::LabelKind::kEyeState)), kEyeStateError);
+    return {{"open_threshold", t.open_threshold},
+            {"closed_threshold", t.closed_threshold},
+            {"thresholds",
+             {{"source",
+               "chosen at export on the run's validation split (RUN_DIR/splits.txt): at "
+               "most error of its open frames read closed and of its closed frames "
+               "read open (eval::choose_eye_state_thresholds)"},
+              {"error", kEyeStateError},
+              {"open_frames", t.open_frames},
+              {"closed_frames", t.closed_frames},
+              {"false_closed_rate", t.false_closed_rate},
+              {"false_open_rate", t.false_open_rate},
+              {"open_recall", t.open_recall},
+              {"closed_recall", t.closed_recall}}}};
+  } catch (const std::exception& e) {
+    return {{"thresholds_reason",
+             std::string("not chosen: the validation split could not be evaluated: ") + e.what()}};
+  }
 }
 
 ExportReport export_checkpoint(const std::string& checkpoint, const std::string& out,
@@ -99,11 +134,12 @@ ExportReport export_checkpoint(const std::string& checkpoint, const std::string&
       pair_head ? "same person iff sigmoid(pair logit) <= threshold"
                 : "same person iff the Euclidean distance between the two embeddings <= threshold";
   meta["verification"] = verification;
+  if (options.what == ExportKind::kLiveness) meta["liveness"] = liveness_thresholds(trained);
   return export_model(trained.model, out, options, meta);
 }
 
-std::vector<ExportReport> export_run(const fs::path& run_dir,
-                                     const std::vector<std::string>& what) {
+std::vector<ExportReport> export_run(const fs::path& run_dir, const std::vector<std::string>& what,
+                                     const std::string& file) {
   require(!what.empty(),
           "export.what: give at least one of: " + config::enum_choices<ExportKind>());
   std::vector<ExportReport> reports;
@@ -113,8 +149,7 @@ std::vector<ExportReport> export_run(const fs::path& run_dir,
     require(options.what != ExportKind::kDetector,
             "export.what: 'detector' exports MTCNN, not a trained model (use wtp-export --what "
             "detector --weights DIR)");
-    const fs::path out =
-        what.size() == 1 ? run_dir / "model.ts" : run_dir / ("model_" + name + ".ts");
+    const fs::path out = what.size() == 1 ? run_dir / file : run_dir / ("model_" + name + ".ts");
     reports.push_back(
         export_checkpoint((run_dir / "checkpoints" / "best.pt").string(), out.string(), options));
   }
@@ -125,7 +160,7 @@ std::vector<ExportReport> export_configured(const fs::path& run_dir) {
   const auto cfg =
       train::decode_train_config(config::load_file((run_dir / "config.yaml").string()));
   if (!cfg.export_.enabled) return {};
-  return export_run(run_dir, cfg.export_.what);
+  return export_run(run_dir, cfg.export_.what, cfg.export_.file);
 }
 
 }  // namespace wtp::exporter

@@ -11,7 +11,14 @@
 ///                     otherwise (retrieval), chosen at export by the same 10-fold protocol
 ///                     on pairs of the run's validation split (RUN_DIR/splits.txt); null
 ///                     with the reason when not applicable or the data is not available
-///   liveness          (liveness archives) the decision threshold and the blink rule
+///   liveness          (liveness archives) the decision threshold, the blink rule and the
+///                     hysteresis pair the service uses: open_threshold (open iff P(closed)
+///                     <= it) and closed_threshold (closed iff P(closed) >= it), chosen at
+///                     export on the run's validation split so that at most kEyeStateError of
+///                     its open frames read closed and of its closed frames read open
+///                     (eval::choose_eye_state_thresholds; the rates are recorded under
+///                     liveness.thresholds); absent, with liveness.thresholds_reason, when
+///                     the split is missing or cannot be evaluated
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,8 +26,17 @@
 #include <vector>
 
 #include "export/export_model.h"
+#include "train/trained_model.h"
 
 namespace wtp::exporter {
+
+/// The error allowed each way when the liveness hysteresis pair is chosen on validation.
+constexpr double kEyeStateError = 0.02;
+
+/// The hysteresis pair of a trained eye-state model chosen on its run's validation split
+/// (see the file comment): a JSON object with open_threshold, closed_threshold and
+/// thresholds, or with thresholds_reason only when the split is missing or fails.
+nlohmann::json liveness_thresholds(const train::TrainedModel& trained);
 
 /// The `threshold_mean` of the `valid` rows of `metrics_csv` (stage,epoch,step,split,
 /// metric,value) at stage `stage` and epoch `epoch`; nullopt when the file or the row is
@@ -35,13 +51,15 @@ ExportReport export_checkpoint(const std::string& checkpoint, const std::string&
                                const ExportOptions& options);
 
 /// The archives a finished run writes for the kinds in `what` (names as ExportKind):
-/// RUN_DIR/model.ts for a single kind, RUN_DIR/model_<kind>.ts for each of several. The
+/// RUN_DIR/`file` for a single kind, RUN_DIR/model_<kind>.ts for each of several. The
 /// model is RUN_DIR/checkpoints/best.pt. Throws UsageError for an unknown kind.
 std::vector<ExportReport> export_run(const std::filesystem::path& run_dir,
-                                     const std::vector<std::string>& what);
+                                     const std::vector<std::string>& what,
+                                     const std::string& file = "model.ts");
 
 /// What wtp-train does when a run has finished: reads RUN_DIR/config.yaml and, when its
-/// `export.enabled` is true, export_run(run_dir, export.what); else nothing (empty result).
+/// `export.enabled` is true, export_run(run_dir, export.what, export.file); else nothing
+/// (empty result).
 std::vector<ExportReport> export_configured(const std::filesystem::path& run_dir);
 
 }  // namespace wtp::exporter

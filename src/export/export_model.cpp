@@ -270,7 +270,12 @@ nlohmann::json base_meta(ExportKind what) {
 
 void merge_into(nlohmann::json& meta, const nlohmann::json& extra) {
   require(extra.is_object(), "export: extra metadata must be a JSON object");
-  for (auto it = extra.begin(); it != extra.end(); ++it) meta[it.key()] = it.value();
+  for (auto it = extra.begin(); it != extra.end(); ++it) {
+    if (meta[it.key()].is_object() && it.value().is_object())
+      meta[it.key()].update(it.value());
+    else
+      meta[it.key()] = it.value();
+  }
 }
 
 nlohmann::json input_meta(const models::InputSpec& spec) {
@@ -420,6 +425,11 @@ ExportReport export_model(models::EmbeddingModel model, const std::string& path,
           "trained checkpoint");
   }
   merge_into(meta, extra_meta);
+  if (auto& live = meta["liveness"]; live.is_object() && live.contains("open_threshold")) {
+    // The blink rule uses the hysteresis pair chosen on validation.
+    live["blink"]["open_threshold"] = live["open_threshold"];
+    live["blink"]["closed_threshold"] = live["closed_threshold"];
+  }
   return build_and_check(*model, "EmbeddingModel", specs, path, options, meta);
 }
 

@@ -73,9 +73,11 @@ struct ExportReport {
 /// Exports `model` (put in eval mode, on the CPU) as options.what (kEmbedding, kSiamese or
 /// kLiveness) to `path`. `extra_meta` (a JSON object, e.g. thresholds and the run's config
 /// hash) is merged into the meta.json the exporter writes (model, input, normalisation,
-/// embedding_size, methods, liveness decision rule, version). Throws UsageError when the
-/// model cannot be exported as that kind (siamese needs a pair head, liveness a single
-/// logit), std::runtime_error when tracing or the check fails (nothing is left at `path`).
+/// embedding_size, methods, liveness decision rule, version): its keys win, and an object
+/// under a key the exporter also writes as an object (liveness) is merged key by key. A
+/// liveness open_threshold/closed_threshold pair given there also becomes the blink rule's. Throws
+/// UsageError when the model cannot be exported as that kind (siamese needs a pair head, liveness a
+/// single logit), std::runtime_error when tracing or the check fails (nothing is left at `path`).
 ExportReport export_model(models::EmbeddingModel model, const std::string& path,
                           const ExportOptions& options,
                           const nlohmann::json& extra_meta = nlohmann::json::object());

@@ -36,6 +36,9 @@ void ExportOptions::validate() const {
   for (const auto& w : what)  // the kinds of wtp::exporter::ExportKind a trained model offers
     require(w == "embedding" || w == "siamese" || w == "liveness",
             "export.what: unknown kind '" + w + "' (choose from: embedding, siamese, liveness)");
+  require(
+      !file.empty() && file.find('/') == std::string::npos,
+      "export.file must be a file name without a directory (e.g. liveness.ts), got '" + file + "'");
 }
 
 void TrainConfig::validate() const {

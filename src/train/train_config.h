@@ -149,12 +149,14 @@ struct InitOptions {
 struct ExportOptions {
   bool enabled = false;                        ///< export RUN_DIR/checkpoints/best.pt at the end
   std::vector<std::string> what{"embedding"};  ///< kinds: embedding | siamese | liveness; one
-                                               ///< kind -> RUN_DIR/model.ts, several ->
+                                               ///< kind -> RUN_DIR/<file>, several ->
                                                ///< RUN_DIR/model_<kind>.ts
+  std::string file = "model.ts";  ///< archive file name in RUN_DIR when `what` has one kind
   template <class V>
   void visit(V& v) {
     v("enabled", enabled, "export the best model as TorchScript when the run finishes");
-    v("what", what, "archives to write: embedding | siamese | liveness (one: RUN_DIR/model.ts)");
+    v("what", what, "archives to write: embedding | siamese | liveness (one: RUN_DIR/<file>)");
+    v("file", file, "archive file name in the run directory when `what` has one kind");
   }
   void validate() const;
 };

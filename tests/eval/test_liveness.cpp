@@ -95,3 +95,62 @@ TEST_CASE("liveness: blink rule on frame sequences", "[eval][liveness]") {
   CHECK(decoded.pattern == BlinkPattern::kOpenClosed);
   CHECK(decoded.frames == 10);
 }
+
+TEST_CASE("liveness: the hysteresis pair chosen on labelled frames", "[eval][liveness]") {
+  auto d = [](std::vector<double> v) { return torch::tensor(v, torch::kDouble); };
+  auto l = [](std::vector<std::int64_t> v) { return torch::tensor(v); };
+  // Separated classes, 10 open and 10 closed frames, error 0.1: one frame of each class may
+  // fall on the wrong side. hi_open = 2nd highest open score (0.3), lo_closed = 2nd lowest
+  // closed score (0.8) -> open iff p <= 0.3, closed iff p >= 0.8.
+  const std::vector<double> open{0.01, 0.02, 0.05, 0.1, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4};
+  const std::vector<double> closed{0.6, 0.8, 0.85, 0.9, 0.9, 0.92, 0.95, 0.97, 0.99, 0.999};
+  std::vector<double> scores = open;
+  scores.insert(scores.end(), closed.begin(), closed.end());
+  std::vector<std::int64_t> labels(10, 0);
+  labels.insert(labels.end(), 10, 1);
+  auto t = choose_eye_state_thresholds(d(scores), l(labels), 0.1);
+  CHECK(t.open_threshold == 0.3);
+  CHECK(t.closed_threshold == 0.8);
+  CHECK(t.open_recall == Approx(0.9));    // 0.4 is undecided
+  CHECK(t.closed_recall == Approx(0.9));  // 0.6 is undecided
+  CHECK(t.false_closed_rate == 0.0);
+  CHECK(t.false_open_rate == 0.0);
+  CHECK(t.open_frames == 10);
+  CHECK(t.closed_frames == 10);
+  // Error 0: every frame on its side -> the extremes (0.4 and 0.6).
+  t = choose_eye_state_thresholds(d(scores), l(labels), 0.0);
+  CHECK(t.open_threshold == 0.4);
+  CHECK(t.closed_threshold == 0.6);
+  CHECK(t.open_recall == 1.0);
+  CHECK(t.closed_recall == 1.0);
+
+  // Overlapping classes: hi_open (0.7) >= lo_closed (0.5) -> the overlap is undecided:
+  // closed iff p > 0.7, open iff p < 0.5; at most one frame of each class is misread.
+  const std::vector<double> o2{0.1, 0.2, 0.3, 0.55, 0.7, 0.9};
+  const std::vector<double> c2{0.2, 0.5, 0.6, 0.8, 0.9, 0.95};
+  std::vector<double> s2 = o2;
+  s2.insert(s2.end(), c2.begin(), c2.end());
+  std::vector<std::int64_t> l2(6, 0);
+  l2.insert(l2.end(), 6, 1);
+  t = choose_eye_state_thresholds(d(s2), l(l2), 0.2);  // floor(0.2 x 6) = 1 allowed
+  CHECK(t.closed_threshold > 0.7);
+  CHECK(t.closed_threshold == Approx(0.7));
+  CHECK(t.open_threshold < 0.5);
+  CHECK(t.open_threshold == Approx(0.5));
+  CHECK(t.false_closed_rate == Approx(1.0 / 6));  // 0.9
+  CHECK(t.false_open_rate == Approx(1.0 / 6));    // 0.2
+  CHECK(t.open_recall == Approx(3.0 / 6));        // 0.1, 0.2, 0.3
+  CHECK(t.closed_recall == Approx(3.0 / 6));      // 0.8, 0.9, 0.95
+  CHECK(t.open_threshold < t.closed_threshold);
+
+  // Ties at the threshold never push a rate over the error.
+  t = choose_eye_state_thresholds(d({0.5, 0.5, 0.5, 0.5}), l({0, 0, 1, 1}), 0.0);
+  CHECK(t.open_threshold < 0.5);
+  CHECK(t.closed_threshold > 0.5);
+  CHECK(t.false_closed_rate == 0.0);
+  CHECK(t.false_open_rate == 0.0);
+
+  CHECK_THROWS_AS(choose_eye_state_thresholds(d({0.1, 0.2}), l({0, 0}), 0.02), wtp::UsageError);
+  CHECK_THROWS_AS(choose_eye_state_thresholds(d({0.1, 0.9}), l({0, 1}), 0.5), wtp::UsageError);
+  CHECK_THROWS_AS(choose_eye_state_thresholds(d({0.1, 0.9}), l({0, 2}), 0.0), wtp::UsageError);
+}

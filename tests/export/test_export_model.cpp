@@ -187,6 +187,19 @@ TEST_CASE("liveness archive returns P(eyes closed) and the thresholds", "[export
   auto loaded = check_export(model, ex::ExportKind::kLiveness, dir / "live.ts");
   CHECK(loaded.meta["liveness"]["threshold"] == 0.5);
   CHECK(loaded.meta["liveness"]["blink"]["closed_threshold"] == 0.985);
+  CHECK_FALSE(loaded.meta["liveness"].contains("open_threshold"));
+  // A hysteresis pair given by the caller (export_checkpoint: chosen on validation) joins the
+  // exporter's liveness entry and becomes the blink rule's.
+  ex::ExportOptions options;
+  options.what = ex::ExportKind::kLiveness;
+  ex::export_model(model, (dir / "pair.ts").string(), options,
+                   {{"liveness", {{"open_threshold", 0.2}, {"closed_threshold", 0.7}}}});
+  const auto meta = ex::read_meta((dir / "pair.ts").string());
+  CHECK(meta["liveness"]["threshold"] == 0.5);
+  CHECK(meta["liveness"]["open_threshold"] == 0.2);
+  CHECK(meta["liveness"]["closed_threshold"] == 0.7);
+  CHECK(meta["liveness"]["blink"]["open_threshold"] == 0.2);
+  CHECK(meta["liveness"]["blink"]["closed_threshold"] == 0.7);
 }
 
 TEST_CASE("a kind the model cannot provide is a usage error", "[export]") {

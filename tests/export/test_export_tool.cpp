@@ -3,12 +3,15 @@
 #include <caffe2/serialize/inline_container.h>
 #include <filesystem>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <sstream>
 
 #include "catch_torch.h"
 #include "core/config.h"
 #include "data/image_folder.h"
 #include "download/md5.h"
+#include "eval/liveness.h"
 #include "export/export_checkpoint.h"
 #include "export/export_model.h"
 #include "export/exported_eval.h"
@@ -222,4 +225,69 @@ TEST_CASE("a run validated by retrieval gets its threshold chosen at export", "[
   options.what = ex::ExportKind::kSiamese;
   CHECK_THROWS_WITH(ex::export_checkpoint(best.string(), (dir / "s.ts").string(), options),
                     Contains("no pair head"));
+}
+
+TEST_CASE("a liveness run exports the hysteresis pair chosen on its validation split",
+          "[export][tool]") {
+  wtp::test::TempDir dir;
+  const fs::path synth = dir / "synth";
+  std::ofstream(dir / "recipe.yaml")
+      << "out: " << (dir / "run").string() << "\n"
+      << "export: {enabled: true, what: [liveness], file: live.ts}\n"
+      << "synth: {out: " << synth.string()
+      << ", identities: 12, images_per_identity: 5, size: 32, threads: 1}\n"
+      << "data:\n"
+      << "  dataset: {name: cew, root: " << (synth / "cew").string() << "}\n"
+      << "  label: eye_state\n"
+      << "  split: {mode: image, train: 0.5, valid: 0.5, test: 0.0}\n"
+      << "  workers: 1\n"
+      << "  transforms: {train: [{name: resize, size: 32}], eval: [{name: resize, size: 32}]}\n"
+      << "model:\n"
+      << "  name: liveness\n"
+      << "  freeze_backbone: false\n"
+      << "  backbone: {name: siamese_cnn, input_size: 32, channels: [4, 8], hidden: [16],\n"
+      << "             embedding_dim: 8}\n"
+      << "validation: {kind: classification, metric: accuracy}\n"
+      << "test: false\n"
+      << "stages:\n"
+      << "  - {name: only, epochs: 1, loss: bce, sampler: {name: random, batch_size: 8}}\n";
+  auto r = tool("wtp-train", "--no-progress --config " + (dir / "recipe.yaml").string());
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const fs::path archive = dir / "run" / "live.ts";
+  CHECK_THAT(r.output, Contains("exported: " + archive.string()));
+  const auto meta = ex::read_meta(archive.string());
+  const auto& live = meta["liveness"];
+  INFO(live.dump());
+  REQUIRE(live.contains("open_threshold"));
+  CHECK(live["open_threshold"].get<double>() < live["closed_threshold"].get<double>());
+  CHECK(live["blink"]["open_threshold"] == live["open_threshold"]);
+  CHECK(live["blink"]["closed_threshold"] == live["closed_threshold"]);
+
+  // Independently: the archive itself on the validation images listed in splits.txt.
+  auto loaded = ex::load_exported(archive.string());
+  std::ifstream splits(dir / "run" / "splits.txt");
+  std::string line;
+  std::vector<double> scores;
+  std::vector<std::int64_t> labels;
+  while (std::getline(splits, line)) {
+    if (line.rfind("valid\t", 0) != 0) continue;
+    const std::string file = line.substr(6);
+    cv::Mat bgr = cv::imread((synth / "cew" / "dataset_B_FacialImages" / file).string());
+    REQUIRE(!bgr.empty());
+    cv::Mat rgb;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    auto input = torch::from_blob(rgb.data, {1, 32, 32, 3}, torch::kUInt8).clone();
+    scores.push_back(
+        loaded.module.get_method("forward_uint8")({input}).toTensor().flatten()[0].item<double>());
+    labels.push_back(file.rfind("ClosedFace/", 0) == 0 ? 1 : 0);
+  }
+  REQUIRE(scores.size() == 30);
+  const auto t = wtp::eval::choose_eye_state_thresholds(torch::tensor(scores),
+                                                        torch::tensor(labels), ex::kEyeStateError);
+  CHECK(live["open_threshold"].get<double>() == Approx(t.open_threshold).margin(1e-5));
+  CHECK(live["closed_threshold"].get<double>() == Approx(t.closed_threshold).margin(1e-5));
+  CHECK(live["thresholds"]["open_frames"] == t.open_frames);
+  CHECK(live["thresholds"]["closed_frames"] == t.closed_frames);
+  CHECK(live["thresholds"]["error"] == ex::kEyeStateError);
 }
