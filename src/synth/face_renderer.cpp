@@ -295,11 +295,23 @@ void draw_eye(Painter& paint, const FaceIdentity& f, const FaceVariation& v, int
     paint.fill(clipped_disc(iris_r), f.iris);
     paint.fill(clipped_disc(iris_r * 0.45), cv::Scalar(18, 16, 16));
     // Upper lid line (thick) and lower lid line (thin).
-    paint.stroke(ellipse_points(e, f.eye_w * 1.02, f.eye_h * 1.05, angle, 180, 360, 24), false,
-                 dark, lid + 0.35);
+    const auto upper = ellipse_points(e, f.eye_w * 1.02, f.eye_h * 1.05, angle, 180, 360, 24);
+    if (v.eye_openness < 1) {
+      // A lowered lid: skin from the top of the opening down to the lid edge, an arc whose
+      // vertical half axis goes from -1.05 eye_h (open: the upper lid line) to +0.45 eye_h
+      // (closed: the closure line of a closed eye) as the openness goes from 1 to 0.
+      const double bow = -1.05 + 1.5 * (1 - std::clamp(v.eye_openness, 0.0, 1.0));
+      const auto edge = ellipse_points(e, f.eye_w * 1.02, f.eye_h * bow, angle, 0, 180, 24);
+      std::vector<cv::Point2d> lid_area = upper;
+      lid_area.insert(lid_area.end(), edge.begin(), edge.end());
+      paint.fill(lid_area, mul(f.skin, 0.88));
+      paint.stroke(edge, false, dark, lid + 0.35);
+    } else {
+      paint.stroke(upper, false, dark, lid + 0.35);
+    }
     paint.stroke(ellipse_points(e, f.eye_w, f.eye_h, angle, 15, 165, 18), false, mul(f.skin, 0.72),
                  0.45);
-    if (f.lash > 0) {
+    if (f.lash > 0 && v.eye_openness >= 1) {
       for (double t : {200.0, 230.0, 310.0, 340.0}) {
         const auto p = ellipse_points(e, f.eye_w, f.eye_h, angle, t, t, 1)[0];
         const auto q = ellipse_points(e, f.eye_w + f.lash, f.eye_h + f.lash, angle, t, t, 1)[0];

@@ -94,6 +94,10 @@ struct FaceVariation {
   double scale = 1;                 ///< isotropic scale about the canvas centre
   double shift_x = 0, shift_y = 0;  ///< translation in face units
   EyeState eye_state = EyeState::kOpen;
+  /// With kOpen: how far the upper lid leaves the eye open, in (0, 1]; 1 = fully open (the
+  /// default; drawing is then unchanged), lower values lower the lid over the iris (the
+  /// half-closed frames of a blink). Ignored with kClosed.
+  double eye_openness = 1;
   double smile_delta = 0;             ///< expression: added to the identity's smile
   double brow_raise = 0;              ///< expression: brows raised by this much
   cv::Scalar clothing;                ///< shirt colour

@@ -61,13 +61,6 @@ std::string printf_string(const char* format, ...) {
   return out;
 }
 
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) throw std::runtime_error("wtp-synth: cannot write " + path.string());
-}
-
 /// One image to render; `paths` (relative to OUT) receive identical bytes.
 struct Job {
   int identity = 0;  // global: LFW 0..N-1, CelebA N..2N-1
@@ -279,6 +272,17 @@ void SynthOptions::validate() const {
   require(threads >= 0, "threads: must be >= 0 (0 = all cores), got " + std::to_string(threads));
 }
 
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) throw std::runtime_error("wtp-synth: cannot write " + path.string());
+}
+
+FaceIdentity dataset_identity(std::uint64_t seed, int identity) {
+  return sample_identity(mix_seed(seed, kIdentityStream, static_cast<std::uint64_t>(identity)));
+}
+
 std::vector<std::string> make_names(int count, std::uint64_t seed) {
   static const char* const kOnsets[] = {
       "b", "c", "d",  "f",  "g",  "h",  "j",  "k",  "l",  "m",  "n", "p", "r", "s", "t", "v",
@@ -424,8 +428,7 @@ SynthSummary run_synth(const SynthOptions& options) {
         std::vector<uchar> encoded;
         for (std::size_t j = next++; j < jobs.size() && !failed; j = next++) {
           const Job& job = jobs[j];
-          const auto identity = sample_identity(
-              mix_seed(seed, kIdentityStream, static_cast<std::uint64_t>(job.identity)));
+          const auto identity = dataset_identity(seed, job.identity);
           const auto variation = sample_variation(
               mix_seed(seed, kImageStream, static_cast<std::uint64_t>(job.identity),
                        static_cast<std::uint64_t>(job.image)),

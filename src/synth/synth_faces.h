@@ -40,11 +40,13 @@
 /// Determinism: identical options give byte-identical files whatever the thread count;
 /// each image has its own random stream mix_seed(seed, dataset, identity, image).
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "synth/face_renderer.h"
 
 namespace wtp::synth {
 
@@ -96,6 +98,16 @@ struct SynthSummary {
 /// written, or existing dataset folders without `overwrite`; std::runtime_error when
 /// writing fails midway.
 SynthSummary run_synth(const SynthOptions& options);
+
+/// Writes `bytes` to `path` (binary, replacing it). Throws std::runtime_error naming the
+/// path when it cannot be written.
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+
+/// The identity run_synth() draws for global identity index `identity` (LFW people
+/// 0..N-1 in sorted-name order, CelebA identities N..2N-1) with options.seed == `seed`.
+/// It does not depend on any other option, so other renders of that person (clips,
+/// enrolment stills) can be made from the seed and the index alone.
+FaceIdentity dataset_identity(std::uint64_t seed, int identity);
 
 /// LFW-style person names "First_Last" (sometimes "First_Middle_Last" or a hyphenated
 /// last name), unique, sorted, deterministic in `seed`.
