@@ -23,13 +23,15 @@ PACKAGES=(
   nlohmann-json3-dev      # report.json, metadata
   libsqlite3-dev          # tuning studies
   catch2                  # tests (v2)
-  libcpp-httplib-dev      # local HTTP servers in tests
+  libcpp-httplib-dev      # wtp-serve's HTTP API; local HTTP servers in tests
+  libsodium-dev           # wtp-serve: Argon2id passwords, SHA-256, random tokens
 )
 
 # Optional: Python torch for the tests that cross-check our numbers against PyTorch and
 # load our files from Python (they skip with a message without it). CI turns it on.
 if [ "${WTP_WITH_PYTHON:-0}" = 1 ]; then
   PACKAGES+=(python3-torch python3-numpy)
+  PACKAGES+=(python3-prometheus-client)  # parses wtp-serve's /metrics in its tests
 fi
 # Optional: the Python peers the benchmarks (bench/run_*.sh) measure us against.
 if [ "${WTP_WITH_BENCH:-0}" = 1 ]; then

@@ -19,9 +19,11 @@ std::string label(const std::string& value) {
   return out;
 }
 
-std::string number(double value) {
+/// `value` with `digits` significant digits (bucket bounds print as written: 0.05, not
+/// 0.050000000000000003).
+std::string number(double value, int digits) {
   std::ostringstream out;
-  out.precision(17);
+  out.precision(digits);
   out << value;
   return out.str();
 }
@@ -66,10 +68,10 @@ std::string Metrics::render() const {
     const std::string name = "wtp_http_request_duration_seconds";
     const std::string r = "route=\"" + label(route) + "\"";
     for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i)
-      out << name << "_bucket{" << r << ",le=\"" << number(kLatencyBuckets[i]) << "\"} "
+      out << name << "_bucket{" << r << ",le=\"" << number(kLatencyBuckets[i], 6) << "\"} "
           << h.buckets[i] << "\n";
     out << name << "_bucket{" << r << ",le=\"+Inf\"} " << h.count << "\n";
-    out << name << "_sum{" << r << "} " << number(h.sum) << "\n";
+    out << name << "_sum{" << r << "} " << number(h.sum, 17) << "\n";
     out << name << "_count{" << r << "} " << h.count << "\n";
   }
   out << "# HELP wtp_match_total Face match decisions (log-in and 1:1 verification).\n"
