@@ -5,6 +5,7 @@
 #   BUILD_DIR=out bash scripts/setup.sh
 #   WTP_WITH_PYTHON=1 ...  also python3-torch for the PyTorch cross-check tests
 #   WTP_WITH_BENCH=1 ...   also the Python peers of the benchmarks (torchvision, sklearn, optuna)
+#   WTP_WITH_POSTGRES=1 ...  also the PostgreSQL 15 server the database tests start themselves
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,9 @@ PACKAGES=(
   libcli11-dev            # command lines
   libeigen3-dev
   nlohmann-json3-dev      # report.json, metadata
-  libsqlite3-dev          # tuning studies
+  libsqlite3-dev          # tuning studies, wtp-serve's embedded database
+  libpqxx-dev             # wtp-serve's PostgreSQL backend (libpqxx 6.4 over libpq)
+  libsodium-dev           # wtp-serve: Argon2id password hashes, random tokens
   catch2                  # tests (v2)
   libcpp-httplib-dev      # wtp-serve's HTTP API; local HTTP servers in tests
   libsodium-dev           # wtp-serve: Argon2id passwords, SHA-256, random tokens
@@ -32,6 +35,12 @@ PACKAGES=(
 if [ "${WTP_WITH_PYTHON:-0}" = 1 ]; then
   PACKAGES+=(python3-torch python3-numpy)
   PACKAGES+=(python3-prometheus-client)  # parses wtp-serve's /metrics in its tests
+fi
+# Optional: a PostgreSQL 15 server for the tests of the PostgreSQL backends (they start a
+# private server in a temporary directory and skip with a message without it). CI turns it on;
+# nothing else needs it (wtp-serve connects to any PostgreSQL server).
+if [ "${WTP_WITH_POSTGRES:-0}" = 1 ]; then
+  PACKAGES+=(postgresql-15)
 fi
 # Optional: the Python peers the benchmarks (bench/run_*.sh) measure us against.
 if [ "${WTP_WITH_BENCH:-0}" = 1 ]; then

@@ -82,7 +82,7 @@ struct ApiKey {
 struct AuditEntry {
   std::int64_t id = 0;
   std::int64_t at = 0;
-  std::string actor;  ///< "admin:NAME", "key:PREFIX", "user:EMPLOYEE_ID", "anonymous"
+  std::string actor;   ///< "admin:NAME", "key:PREFIX", "user:EMPLOYEE_ID", "anonymous"
   std::string action;  ///< e.g. "user.create", "login", "apikey.revoke"
   std::string target;
   std::string result;  ///< "ok" or a short reason
@@ -127,8 +127,7 @@ class Store {
   /// per user and day (the first event of a day is a check-in). When the user's last event is
   /// less than `debounce_ms` old, nothing is written and that event is returned.
   virtual AttendanceEvent record_attendance(std::int64_t user_id, std::int64_t at,
-                                            const std::string& day,
-                                            std::int64_t debounce_ms) = 0;
+                                            const std::string& day, std::int64_t debounce_ms) = 0;
   /// Events with from_day <= day <= to_day (inclusive, "" = unbounded), of one user or all,
   /// ordered by time.
   virtual std::vector<AttendanceEvent> attendance(std::optional<std::int64_t> user_id,
@@ -156,8 +155,7 @@ class Store {
   virtual void create_session(const std::string& token_hash, std::int64_t admin_id,
                               const std::string& csrf_token, std::int64_t expires_at) = 0;
   /// The session when it exists and has not expired.
-  virtual std::optional<Session> find_session(const std::string& token_hash,
-                                              std::int64_t now) = 0;
+  virtual std::optional<Session> find_session(const std::string& token_hash, std::int64_t now) = 0;
   virtual void delete_session(const std::string& token_hash) = 0;
   /// Moves a live session's expiry to `expires_at` (the idle timeout, see serve/auth.h). The
   /// default re-creates the row; a backend may override it with one UPDATE.
