@@ -8,10 +8,10 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 #include <stdexcept>
 
 #include "core/log.h"
+#include "db/sqlite.h"
 
 namespace wtp::tune {
 
@@ -33,57 +33,8 @@ WorkerInfo WorkerInfo::current() {
 
 namespace {
 
-/// A prepared statement with positional binding; finalized on destruction.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
-      throw std::runtime_error("study database: " + std::string(sqlite3_errmsg(db)) +
-                               " in: " + sql);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& bind(int i, std::int64_t v) {
-    check(sqlite3_bind_int64(stmt_, i, v));
-    return *this;
-  }
-  Statement& bind(int i, double v) {
-    check(sqlite3_bind_double(stmt_, i, v));
-    return *this;
-  }
-  Statement& bind(int i, const std::string& v) {
-    check(sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Statement& bind_null(int i) {
-    check(sqlite3_bind_null(stmt_, i));
-    return *this;
-  }
-  /// Steps once: true if a row is available.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error("study database: " + std::string(sqlite3_errmsg(db_)));
-  }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-  double real(int col) const { return sqlite3_column_double(stmt_, col); }
-  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? reinterpret_cast<const char*>(p) : "";
-  }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK)
-      throw std::runtime_error("study database: " + std::string(sqlite3_errmsg(db_)));
-  }
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
+using db::Statement;
+using db::Transaction;
 
 std::string params_json(const Params& params) {
   nlohmann::json j = nlohmann::json::object();
@@ -106,47 +57,13 @@ bool worker_dead(const std::string& host, std::int64_t pid, double heartbeat, do
   return unix_time() - heartbeat > stale_after;
 }
 
-/// Rolls back on destruction unless committed.
-class Transaction {
- public:
-  Transaction(sqlite3* db, const char* begin) : db_(db) { run(begin); }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    run("COMMIT");
-    done_ = true;
-  }
-
- private:
-  void run(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(std::string("study database: ") + sql + ": " + msg);
-    }
-  }
-  sqlite3* db_;
-  bool done_ = false;
-};
-
 }  // namespace
 
-StudyStorage::StudyStorage(const std::string& path, double busy_timeout) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw std::runtime_error("cannot open study database " + path + ": " + msg);
-  }
-  sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout * 1000));
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=NORMAL");
-  Transaction t(db_, "BEGIN IMMEDIATE");
-  exec(
+StudyStorage::StudyStorage(const std::string& path, double busy_timeout)
+    : db_(path, static_cast<std::int64_t>(busy_timeout * 1000)) {
+  db_.exec("PRAGMA synchronous=NORMAL");
+  Transaction t(db_);
+  db_.exec(
       "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS trials(number INTEGER PRIMARY KEY, state TEXT NOT NULL,"
       " params TEXT NOT NULL, value REAL, message TEXT NOT NULL DEFAULT '',"
@@ -159,19 +76,10 @@ StudyStorage::StudyStorage(const std::string& path, double busy_timeout) : path_
   t.commit();
 }
 
-StudyStorage::~StudyStorage() { sqlite3_close(db_); }
-
-void StudyStorage::exec(const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "?";
-    sqlite3_free(err);
-    throw std::runtime_error("study database " + path_ + ": " + msg);
-  }
-}
+StudyStorage::~StudyStorage() = default;
 
 std::string StudyStorage::ensure_meta(const std::string& key, const std::string& value) {
-  Transaction t(db_, "BEGIN IMMEDIATE");
+  Transaction t(db_);
   {
     Statement s(db_, "SELECT value FROM meta WHERE key = ?");
     s.bind(1, key);
@@ -244,7 +152,7 @@ std::int64_t StudyStorage::count() {
 std::optional<TrialRecord> StudyStorage::claim(const WorkerInfo& me, std::int64_t n_trials,
                                                bool allow_new, const Propose& propose,
                                                double stale_after, std::int64_t max_attempts) {
-  Transaction t(db_, "BEGIN IMMEDIATE");
+  Transaction t(db_);
   // 1. Recover the running trials of dead workers.
   struct Orphan {
     std::int64_t number, attempts;
@@ -347,13 +255,12 @@ bool StudyStorage::finish(std::int64_t number, const std::string& worker_id, Tri
   else
     s.bind_null(2);
   s.bind(3, message).bind(4, unix_time()).bind(5, number).bind(6, worker_id);
-  s.step();
-  return sqlite3_changes(db_) == 1;
+  return s.run() == 1;
 }
 
 void StudyStorage::release(std::int64_t number, const std::string& worker_id,
                            const std::string& message) {
-  Transaction t(db_, "BEGIN IMMEDIATE");
+  Transaction t(db_);
   Statement(db_,
             "UPDATE trials SET state = 'waiting', worker = '', attempts = MAX(attempts - 1, 0), "
             "message = ? WHERE number = ? AND worker = ? AND state = 'running'")

@@ -19,9 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "db/sqlite.h"
 #include "tune/trial.h"
-
-struct sqlite3;
 
 namespace wtp::tune {
 
@@ -85,10 +84,8 @@ class StudyStorage {
   std::int64_t count();
 
  private:
-  void exec(const std::string& sql);
   std::vector<TrialRecord> trials_locked();
-  sqlite3* db_ = nullptr;
-  std::string path_;
+  db::SqliteDb db_;
 };
 
 }  // namespace wtp::tune
