@@ -219,6 +219,11 @@ std::string cookie_value(const httplib::Request& req, const std::string& name) {
   return "";
 }
 
+/// A refusal in words for a person: the general sentence and the service's detail.
+std::string refusal_message(Refusal refusal, const std::string& detail) {
+  return detail.empty() ? describe(refusal) : describe(refusal) + " (" + detail + ")";
+}
+
 /// HTTP status of a face refusal.
 int refusal_status(Refusal refusal) {
   switch (refusal) {
@@ -558,7 +563,7 @@ void Server::Impl::add_face_routes() {
       audit(ctx, "login", r.user ? r.user->employee_id : "", config::enum_name(r.refusal));
       if (wait > 0) ctx.res.set_header("Retry-After", std::to_string((wait + 999) / 1000));
       send_json(ctx.res, refusal_status(r.refusal) == 400 ? 400 : 401,
-                {{"error", describe(r.refusal)},
+                {{"error", refusal_message(r.refusal, r.detail)},
                  {"code", config::enum_name(r.refusal)},
                  {"request_id", ctx.request_id}});
       return;
@@ -582,7 +587,8 @@ void Server::Impl::add_face_routes() {
     const std::string image = decode_image(body["image"], options.http.max_image_bytes, "image");
     if (!store->find_user(user_id)) throw HttpError(404, "not_found", "no such user");
     const LoginResult r = svc.verify(user_id, image);
-    if (r.refusal == Refusal::kBadImage) throw HttpError(400, "bad_image", describe(r.refusal));
+    if (r.refusal == Refusal::kBadImage)
+      throw HttpError(400, "bad_image", refusal_message(r.refusal, r.detail));
     const bool match = r.refusal == Refusal::kNone;
     metrics.count_match(match);
     if (match) {
@@ -592,10 +598,11 @@ void Server::Impl::add_face_routes() {
       lockouts.failure(key, clock());
     }
     audit(ctx, "verify", std::to_string(user_id), match ? "ok" : config::enum_name(r.refusal));
-    send_json(ctx.res, 200,
-              {{"match", match},
-               {"code", config::enum_name(r.refusal)},
-               {"message", match ? "the face matches the user" : describe(r.refusal)}});
+    send_json(
+        ctx.res, 200,
+        {{"match", match},
+         {"code", config::enum_name(r.refusal)},
+         {"message", match ? "the face matches the user" : refusal_message(r.refusal, r.detail)}});
   });
 
   route("POST", "/api/v1/faces/check", "/api/v1/faces/check", Access::kAdmin, [this](Context& ctx) {
@@ -604,15 +611,17 @@ void Server::Impl::add_face_routes() {
     if (!body.contains("image")) throw HttpError(400, "bad_field", "give 'image' (base64)");
     const QualityResult q =
         svc.check_image(decode_image(body["image"], options.http.max_image_bytes, "image"));
-    if (q.refusal == Refusal::kBadImage) throw HttpError(400, "bad_image", describe(q.refusal));
+    if (q.refusal == Refusal::kBadImage)
+      throw HttpError(400, "bad_image", refusal_message(q.refusal, q.detail));
     const bool ok = q.refusal == Refusal::kNone;
-    send_json(ctx.res, 200,
-              {{"ok", ok},
-               {"code", config::enum_name(q.refusal)},
-               {"message", ok ? "the image is good for enrolment" : describe(q.refusal)},
-               {"face_px", q.face_px},
-               {"sharpness", q.sharpness},
-               {"brightness", q.brightness}});
+    send_json(
+        ctx.res, 200,
+        {{"ok", ok},
+         {"code", config::enum_name(q.refusal)},
+         {"message", ok ? "the image is good for enrolment" : refusal_message(q.refusal, q.detail)},
+         {"face_px", q.face_px},
+         {"sharpness", q.sharpness},
+         {"brightness", q.brightness}});
   });
 
   route("POST", R"(/api/v1/users/(\d+)/faces)", "/api/v1/users/{id}/faces", Access::kAdmin,
@@ -637,7 +646,8 @@ void Server::Impl::add_face_routes() {
             metrics.count_refusal(config::enum_name(r.refusal));
             audit(ctx, "user.enrol", std::to_string(id), config::enum_name(r.refusal));
             send_json(ctx.res, refusal_status(r.refusal),
-                      {{"error", "image " + std::to_string(r.image) + ": " + describe(r.refusal)},
+                      {{"error", "image " + std::to_string(r.image) + ": " +
+                                     refusal_message(r.refusal, r.detail)},
                        {"code", config::enum_name(r.refusal)},
                        {"image", r.image},
                        {"request_id", ctx.request_id}});

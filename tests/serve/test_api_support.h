@@ -31,15 +31,20 @@ inline TestDb sqlite_test_db() {
 
 class ApiServer {
  public:
-  ApiServer(const std::string& url, serve::ServeOptions options = {},
-            std::shared_ptr<serve::Service> service = nullptr)
+  /// Models: `kNone` serves without them (face routes answer 503), `kLoad` loads
+  /// options.service's archives into a Service that shares the fake clock.
+  enum class Models { kNone, kLoad };
+  ApiServer(const std::string& url, serve::ServeOptions options = {}, Models models = Models::kNone)
       : now_(std::make_shared<std::atomic<std::int64_t>>(1'700'000'000'000)) {
     options.host = "127.0.0.1";
     options.port = 0;
     store_ = serve::open_store(url);
     auto now = now_;
-    server_ = std::make_unique<serve::Server>(options, store_, std::move(service),
-                                              [now] { return now->load(); });
+    serve::Server::Clock clock = [now] { return now->load(); };
+    std::shared_ptr<serve::Service> service;
+    if (models == Models::kLoad)
+      service = std::make_shared<serve::Service>(options.service, store_, clock);
+    server_ = std::make_unique<serve::Server>(options, store_, service, clock);
     port_ = server_->bind();
     thread_ = std::thread([this] { server_->serve(); });
   }
