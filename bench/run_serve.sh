@@ -17,7 +17,10 @@ threads=${THREADS:-1}
 repeats=${REPEATS:-20}
 sizes=${SIZES:-1000 10000 100000 1000000}
 py=${PYTHON:-python3}
-"$py" -c "import faiss" 2>/dev/null || { echo "needs python3-faiss (apt-get install python3-faiss)" >&2; exit 2; }
+if ! "$py" -c "import faiss" 2>/dev/null; then
+  py=/usr/bin/python3
+  "$py" -c "import faiss" || { echo "needs python3-faiss (apt-get install python3-faiss)" >&2; exit 2; }
+fi
 for b in bench_serve_match; do
   [[ -x "$build/bin/$b" ]] || { echo "missing $build/bin/$b: cmake --build $build --target $b" >&2; exit 2; }
 done
