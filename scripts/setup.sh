@@ -29,13 +29,15 @@ PACKAGES=(
   libpqxx-dev             # wtp-serve's PostgreSQL backend (libpqxx 6.4 over libpq)
   libsodium-dev           # wtp-serve: Argon2id password hashes, random tokens
   catch2                  # tests (v2)
-  libcpp-httplib-dev      # local HTTP servers in tests
+  libcpp-httplib-dev      # wtp-serve's HTTP API; local HTTP servers in tests
+  libsodium-dev           # wtp-serve: Argon2id passwords, SHA-256, random tokens
 )
 
 # Optional: Python torch for the tests that cross-check our numbers against PyTorch and
 # load our files from Python (they skip with a message without it). CI turns it on.
 if [ "${WTP_WITH_PYTHON:-0}" = 1 ]; then
   PACKAGES+=(python3-torch python3-numpy)
+  PACKAGES+=(python3-prometheus-client)  # parses wtp-serve's /metrics in its tests
 fi
 # Optional: a PostgreSQL 15 server for the tests of the PostgreSQL backends (they start a
 # private server in a temporary directory and skip with a message without it). CI turns it on;

@@ -30,18 +30,18 @@ namespace wtp::serve {
 /// Why a request about faces was refused, in words for a person (the page shows them).
 enum class Refusal {
   kNone,
-  kBadImage,        ///< not a JPEG/PNG, truncated, over the pixel cap
-  kNoFace,          ///< no face found
-  kSeveralFaces,    ///< more than one face
-  kFaceTooSmall,    ///< face box under min_face_px
-  kTooBlurry,       ///< variance of the Laplacian under min_sharpness
-  kTooDark,         ///< mean brightness of the face under min_brightness
-  kUnknownFace,     ///< no enrolled user close enough (or not clearly better than the next)
-  kDifferentPeople, ///< the frames do not all match the same user
-  kNoBlink,         ///< no open -> closed -> open after the cue
-  kBadChallenge,    ///< unknown, used or expired nonce
-  kBadTiming,       ///< too few/many frames, rate under min_fps, times not increasing
-  kReenrol,         ///< the user's templates were made by another model: re-enrol
+  kBadImage,         ///< not a JPEG/PNG, truncated, over the pixel cap
+  kNoFace,           ///< no face found
+  kSeveralFaces,     ///< more than one face
+  kFaceTooSmall,     ///< face box under min_face_px
+  kTooBlurry,        ///< variance of the Laplacian under min_sharpness
+  kTooDark,          ///< mean brightness of the face under min_brightness
+  kUnknownFace,      ///< no enrolled user close enough (or not clearly better than the next)
+  kDifferentPeople,  ///< the frames do not all match the same user
+  kNoBlink,          ///< no open -> closed -> open after the cue
+  kBadChallenge,     ///< unknown, used or expired nonce
+  kBadTiming,        ///< too few/many frames, rate under min_fps, times not increasing
+  kReenrol,          ///< the user's templates were made by another model: re-enrol
 };
 WTP_ENUM_NAMES(Refusal, {Refusal::kNone, "none"}, {Refusal::kBadImage, "bad_image"},
                {Refusal::kNoFace, "no_face"}, {Refusal::kSeveralFaces, "several_faces"},
@@ -79,13 +79,48 @@ struct ServiceOptions {
   /// them from the liveness archive's meta.json.
   double open_threshold = -1.0;
   double closed_threshold = -1.0;
+  /// Half-width of the derived hysteresis band when the liveness archive records only one
+  /// decision threshold t (and the thresholds above are negative): open_threshold =
+  /// t (1 - hysteresis), closed_threshold = t + (1 - t) hysteresis (t = 0.5: 0.3 and 0.7).
+  double hysteresis = 0.4;
   std::int64_t attendance_debounce_ms = 60000;  ///< repeated log-ins within this are one event
   std::string timezone = "UTC";                 ///< for attendance days (TZ database name)
 
   template <class V>
-  void visit(V& v);
+  void visit(V& v) {
+    v("model", model, "embedding archive (wtp-export --what embedding)");
+    v("liveness", liveness, "eye-state archive (wtp-export --what liveness)");
+    v("detector", detector, "haar, an MTCNN weights directory or an MTCNN detector archive");
+    v("margin", margin, "the best user must beat the second-best by this distance");
+    v("max_pixels", max_pixels, "decoded pixel cap per image (decompression bombs)");
+    v("min_face_px", min_face_px, "smallest face box side accepted, pixels");
+    v("min_sharpness", min_sharpness, "smallest variance of the Laplacian of the face");
+    v("min_brightness", min_brightness, "smallest mean grey level of the face, 0-255");
+    v("enrol_min_images", enrol_min_images, "fewest images an enrolment takes");
+    v("enrol_max_images", enrol_max_images, "most images an enrolment takes");
+    v("challenge_ttl_ms", challenge_ttl_ms, "a log-in challenge expires after this (ms)");
+    v("cue_min_ms", cue_min_ms, "earliest blink cue after the challenge (ms)");
+    v("cue_max_ms", cue_max_ms, "latest blink cue after the challenge (ms)");
+    v("min_frames", min_frames, "fewest frames a log-in sends");
+    v("max_frames", max_frames, "most frames a log-in sends");
+    v("min_fps", min_fps, "lowest mean frame rate of a log-in");
+    v("open_threshold", open_threshold,
+      "eyes open iff P(closed) <= this (negative: from the liveness archive)");
+    v("closed_threshold", closed_threshold,
+      "eyes closed iff P(closed) >= this (negative: from the liveness archive)");
+    v("hysteresis", hysteresis, "band around the archive's single threshold, in [0, 1)");
+    v("attendance_debounce_ms", attendance_debounce_ms,
+      "log-ins of one user within this (ms) are one attendance event");
+    v("timezone", timezone, "time zone of attendance days (TZ database name, e.g. Europe/Rome)");
+  }
+  /// Throws UsageError naming the field and the accepted range.
   void validate() const;
 };
+
+/// The calendar date "YYYY-MM-DD" of Unix time `unix_ms` in `timezone` (a TZ database name
+/// such as "Europe/Rome", or "UTC"), with the C library's time zone rules. Throws
+/// UsageError for a name that is not in the system's time zone database.
+std::string local_day(std::int64_t unix_ms, const std::string& timezone);
 
 /// A frame or image as received: encoded bytes (JPEG or PNG) and, for log-in frames, the
 /// capture time in ms since the challenge.
@@ -112,6 +147,7 @@ struct LoginResult {
 
 struct EnrolResult {
   Refusal refusal = Refusal::kNone;  ///< kNone = every image was added
+  std::string detail;                ///< why the image was refused, in words
   int image = -1;                    ///< index of the image refused
   int added = 0;
 };
@@ -119,6 +155,7 @@ struct EnrolResult {
 /// The quality verdict of one image (enrolment preview).
 struct QualityResult {
   Refusal refusal = Refusal::kNone;
+  std::string detail;  ///< why it was refused, in words
   double sharpness = 0.0, brightness = 0.0;
   int face_px = 0;
 };
@@ -132,7 +169,9 @@ class Service {
   ~Service();
 
   QualityResult check_image(const std::string& bytes);
-  /// All-or-nothing: every image must pass check_image(), else nothing is stored.
+  /// All-or-nothing: every image must pass check_image(), else nothing is stored. Throws
+  /// UsageError when the number of images is outside [enrol_min_images, enrol_max_images],
+  /// std::invalid_argument for an unknown user.
   EnrolResult enrol(std::int64_t user_id, const std::vector<std::string>& images);
   Challenge challenge();
   LoginResult login(const std::string& nonce, const std::vector<Frame>& frames);

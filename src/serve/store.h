@@ -150,11 +150,20 @@ class Store {
                              std::int64_t now) = 0;
   virtual std::optional<Admin> find_admin(const std::string& name) = 0;
   virtual std::int64_t count_admins() = 0;
+  /// Every administrator, ordered by id.
+  virtual std::vector<Admin> list_admins() = 0;
   virtual void create_session(const std::string& token_hash, std::int64_t admin_id,
                               const std::string& csrf_token, std::int64_t expires_at) = 0;
   /// The session when it exists and has not expired.
   virtual std::optional<Session> find_session(const std::string& token_hash, std::int64_t now) = 0;
   virtual void delete_session(const std::string& token_hash) = 0;
+  /// Moves a live session's expiry to `expires_at` (the idle timeout, see serve/auth.h). The
+  /// default re-creates the row; a backend may override it with one UPDATE.
+  virtual void touch_session(const std::string& token_hash, const Session& session,
+                             std::int64_t expires_at) {
+    delete_session(token_hash);
+    create_session(token_hash, session.admin_id, session.csrf_token, expires_at);
+  }
   virtual ApiKey create_api_key(std::int64_t admin_id, const std::string& name,
                                 const std::string& prefix, const std::string& key_hash,
                                 std::int64_t now) = 0;

@@ -250,6 +250,18 @@ class PostgresStore final : public Store {
     });
   }
 
+  std::vector<Admin> list_admins() override {
+    return pool_.run([&](connection& c) {
+      pqxx::nontransaction w(c);
+      std::vector<Admin> out;
+      for (const auto& row :
+           w.exec("SELECT id, name, password_hash, created_at FROM admins ORDER BY id"))
+        out.push_back(
+            Admin{i64(row[0]), row[1].as<std::string>(), row[2].as<std::string>(), i64(row[3])});
+      return out;
+    });
+  }
+
   std::int64_t count_admins() override {
     return pool_.run([&](connection& c) {
       pqxx::nontransaction w(c);

@@ -273,6 +273,14 @@ class SqliteStore final : public Store {
     return Admin{s.integer(0), s.text(1), s.text(2), s.integer(3)};
   }
 
+  std::vector<Admin> list_admins() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement s(db_, "SELECT id, name, password_hash, created_at FROM admins ORDER BY id");
+    std::vector<Admin> out;
+    while (s.step()) out.push_back(Admin{s.integer(0), s.text(1), s.text(2), s.integer(3)});
+    return out;
+  }
+
   std::int64_t count_admins() override {
     std::lock_guard<std::mutex> lock(mutex_);
     Statement s(db_, "SELECT COUNT(*) FROM admins");
