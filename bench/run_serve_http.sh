@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # wtp-serve under load on loopback (not a test): log-in latency (the POST /api/v1/login of
-# a 24-frame blink clip, p50/p99) and log-ins per second at 1, 4 and 16 concurrent
+# a 15-frame blink clip, p50/p99) and log-ins per second at 1, 4 and 16 concurrent
 # clients (bench/serve_http_client.py; each client also waits, as a camera would, between
 # its challenge and its log-in), on SQLite and on PostgreSQL; beside it, the bare HTTP
 # floor of the same server (wrk on GET /healthz at the same concurrency).
@@ -24,9 +24,11 @@ done
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
 mkdir -p "$work"
 echo "work dir: $work; load before: $(uptime)" >&2
-"$build/bin/wtp-synth" enrol --out "$work/enrol" --seed 21 --identity 3 --images 4 --overwrite >/dev/null
-"$build/bin/wtp-synth" clip --out "$work/clip" --seed 21 --identity 3 --take 1 --frames 24 \
-  --fps 12 --blink-at 12 --overwrite >/dev/null
+# A synthetic person the models never saw (as in the service tests), 128 px, 10 fps.
+"$build/bin/wtp-synth" enrol --out "$work/enrol" --seed 1000 --identity 0 --images 4 --size 128 \
+  --overwrite >/dev/null
+"$build/bin/wtp-synth" clip --out "$work/clip" --seed 1000 --identity 0 --take 1 --frames 15 \
+  --fps 10 --blink-at 7 --size 128 --overwrite >/dev/null
 
 pg_pid=""
 cleanup() {

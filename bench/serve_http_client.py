@@ -18,8 +18,7 @@ port, clip_dir, clients, seconds = int(sys.argv[1]), sys.argv[2], int(sys.argv[3
 meta = json.load(open(os.path.join(clip_dir, "clip.json")))
 frames = [base64.b64encode(open(os.path.join(clip_dir, f["file"]), "rb").read()).decode()
           for f in meta["frame"]]
-fps, blink_at = meta["fps"], meta["blink"]["at"]
-dt = 1000.0 / fps
+dt = 1000.0 / meta["fps"]
 latencies, statuses, lock = [], [], threading.Lock()
 deadline = time.monotonic() + seconds
 
@@ -38,8 +37,8 @@ def client():
             raise SystemExit("challenge failed: %d %s" % (status, body[:200]))
         challenge = json.loads(body)
         issued = time.monotonic()
-        # Frame 0 four frames before the cue, so the blink comes after it.
-        start = max(0.0, challenge["cue_after_ms"] - 4 * dt)
+        # Frame 0 200 ms before the cue; the clip's blink comes after it.
+        start = challenge["cue_after_ms"] - 200.0
         times = [start + i * dt for i in range(len(frames))]
         # A camera would be recording until the last frame; wait for that moment.
         wait = (times[-1] + 50) / 1000.0 - (time.monotonic() - issued)

@@ -645,8 +645,7 @@ void Server::Impl::add_face_routes() {
             metrics.count_refusal(config::enum_name(r.refusal));
             audit(ctx, "user.enrol", std::to_string(id), config::enum_name(r.refusal));
             send_json(ctx.res, refusal_status(r.refusal),
-                      {{"error", "image " + std::to_string(r.image) + ": " +
-                                     refusal_message(r.refusal, r.detail)},
+                      {{"error", refusal_message(r.refusal, r.detail)},
                        {"code", config::enum_name(r.refusal)},
                        {"image", r.image},
                        {"request_id", ctx.request_id}});
