@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "download/md5.h"
+#include "serve/auth.h"
 #include "serve/blink.h"
 #include "serve/face_pipeline.h"
 #include "serve/matcher.h"
@@ -25,30 +26,6 @@ std::int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string hex(const unsigned char* data, std::size_t size) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < size; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 15];
-  }
-  return out;
-}
-
-/// 256 bits from libsodium's CSPRNG as hex.
-std::string random_nonce() {
-  unsigned char bytes[32];
-  randombytes_buf(bytes, sizeof bytes);
-  return hex(bytes, sizeof bytes);
-}
-
-/// SHA-256 of `text` as hex (how nonces are stored).
-std::string sha256_hex(const std::string& text) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  return hex(digest, sizeof digest);
 }
 
 /// The verification threshold of an embedding archive's meta.json.
@@ -301,7 +278,7 @@ Challenge Service::challenge() {
   const auto& o = impl_->options;
   const std::int64_t now = impl_->clock();
   Challenge c;
-  c.nonce = random_nonce();
+  c.nonce = random_token();
   c.expires_in_ms = o.challenge_ttl_ms;
   // Unpredictable (CSPRNG), so a clip recorded in advance cannot place its blink after it.
   c.cue_after_ms = o.cue_min_ms + static_cast<std::int64_t>(randombytes_uniform(

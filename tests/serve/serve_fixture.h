@@ -1,0 +1,21 @@
+#pragma once
+/// The archives the service tests run on: a small embedding model and an eye-state model
+/// trained by wtp-train from tests/serve/fixture_{embedding,liveness}.yaml on wtp-synth
+/// data, built once per build tree (build/serve_fixture) and rebuilt when a recipe changes.
+/// Concurrent test processes wait for the first one to finish (a file lock).
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace wtp::test {
+
+struct ServeArchives {
+  std::filesystem::path model;     ///< embedding archive (model.ts)
+  std::filesystem::path liveness;  ///< liveness archive
+};
+
+/// The archives, training them first when needed. Empty with `why` set when wtp-train is
+/// not built; throws std::runtime_error with wtp-train's output when training fails.
+std::optional<ServeArchives> serve_archives(std::string& why);
+
+}  // namespace wtp::test
