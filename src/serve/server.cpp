@@ -555,12 +555,12 @@ void Server::Impl::add_face_routes() {
     if (r.refusal == Refusal::kNone || r.refusal == Refusal::kUnknownFace ||
         r.refusal == Refusal::kNoBlink || r.refusal == Refusal::kDifferentPeople)
       metrics.count_match(matched && r.user.has_value());
-    const std::string user_key = r.user ? "user:" + std::to_string(r.user->id) : "";
     if (!matched) {
+      // A refused log-in names no user (the service keeps who was nearest to itself), so
+      // failures count against the address.
       metrics.count_refusal(config::enum_name(r.refusal));
-      auto wait = lockouts.failure("ip:" + ctx.ip, clock());
-      if (!user_key.empty()) wait = std::max(wait, lockouts.failure(user_key, clock()));
-      audit(ctx, "login", r.user ? r.user->employee_id : "", config::enum_name(r.refusal));
+      const auto wait = lockouts.failure("ip:" + ctx.ip, clock());
+      audit(ctx, "login", "", config::enum_name(r.refusal));
       if (wait > 0) ctx.res.set_header("Retry-After", std::to_string((wait + 999) / 1000));
       send_json(ctx.res, refusal_status(r.refusal) == 400 ? 400 : 401,
                 {{"error", refusal_message(r.refusal, r.detail)},
@@ -569,7 +569,6 @@ void Server::Impl::add_face_routes() {
       return;
     }
     lockouts.success("ip:" + ctx.ip);
-    lockouts.success(user_key);
     audit(ctx, "login", r.user->employee_id, "ok");
     json out = {{"user", user_json(*r.user)}};
     out["event"] = r.event ? event_json(*r.event) : json(nullptr);
@@ -646,8 +645,7 @@ void Server::Impl::add_face_routes() {
             metrics.count_refusal(config::enum_name(r.refusal));
             audit(ctx, "user.enrol", std::to_string(id), config::enum_name(r.refusal));
             send_json(ctx.res, refusal_status(r.refusal),
-                      {{"error", "image " + std::to_string(r.image) + ": " +
-                                     refusal_message(r.refusal, r.detail)},
+                      {{"error", refusal_message(r.refusal, r.detail)},
                        {"code", config::enum_name(r.refusal)},
                        {"image", r.image},
                        {"request_id", ctx.request_id}});

@@ -1,0 +1,361 @@
+// wtp-serve's face routes over 127.0.0.1 with the real archives (tests/serve/serve_fixture.h)
+// and wtp-synth's clips and enrolment stills of synthetic people: quality check, enrolment,
+// the log-in with a server-enforced blink, 1:1 verification, bad images, brute force and
+// concurrent clients; on SQLite and on a real PostgreSQL 15 server.
+#include <opencv2/imgcodecs.hpp>
+#include <thread>
+
+#include "catch_torch.h"
+#include "serve_fixture.h"
+#include "synth/clips.h"
+#include "test_api_support.h"
+
+using namespace wtp::serve;
+using namespace wtp::test;
+using json = nlohmann::json;
+
+namespace {
+
+/// wtp-synth people the fixture models never saw (as in the service tests), 128 px, 10 fps.
+constexpr std::uint64_t kSynthSeed = 1000;
+constexpr int kSize = 128;
+constexpr double kFrameMs = 100.0;
+
+#define FACES_TEST(name, tags, fn)                              \
+  TEST_CASE("sqlite: " name, "[api][faces][sqlite]" tags) {     \
+    auto archives = fixture_options();                          \
+    if (!archives) return;                                      \
+    auto db = sqlite_test_db();                                 \
+    fn(db.url, *archives);                                      \
+  }                                                             \
+  TEST_CASE("postgres: " name, "[api][faces][postgres]" tags) { \
+    auto archives = fixture_options();                          \
+    if (!archives) return;                                      \
+    WTP_REQUIRE_POSTGRES(server);                               \
+    fn(server->create_database(), *archives);                   \
+  }
+
+/// wtp-serve options on the fixture's archives, or nullopt after WTP_SKIP.
+std::optional<ServeOptions> fixture_options() {
+  std::string why;
+  auto archives = serve_archives(why);
+  if (!archives) {
+    [&] { WTP_SKIP(why); }();
+    return std::nullopt;
+  }
+  ServeOptions o;
+  o.service.model = archives->model.string();
+  o.service.liveness = archives->liveness.string();
+  return o;
+}
+
+std::string encode(const cv::Mat& image, const char* ext = ".png") {
+  std::vector<unsigned char> bytes;
+  REQUIRE(cv::imencode(ext, image, bytes));
+  return std::string(bytes.begin(), bytes.end());
+}
+
+json enrolment_images(int identity, int count = 4) {
+  wtp::synth::EnrolOptions o;
+  o.seed = kSynthSeed;
+  o.identity = identity;
+  o.images = count;
+  o.size = kSize;
+  json images = json::array();
+  for (const auto& face : wtp::synth::render_enrolment(o))
+    images.push_back(base64(encode(face.image)));
+  return images;
+}
+
+/// A clip of `identity` as log-in frames timed so the blink (if any) comes after the cue.
+struct ClipSpec {
+  int identity = 0;
+  int take = 1;
+  wtp::synth::EyeSchedule eyes = wtp::synth::EyeSchedule::kBlink;
+};
+
+std::vector<cv::Mat> clip_frames(const ClipSpec& spec) {
+  wtp::synth::ClipOptions o;
+  o.seed = kSynthSeed;
+  o.identity = spec.identity;
+  o.take = spec.take;
+  o.eyes = spec.eyes;
+  o.frames = 15;
+  o.fps = 10;
+  o.size = kSize;
+  o.blink_at = 7;
+  o.blink_frames = 4;
+  std::vector<cv::Mat> out;
+  for (const auto& f : wtp::synth::render_clip(o).frames) out.push_back(f.image);
+  return out;
+}
+
+/// Challenge, wait (on the fake clock) while "recording", log in. Frame 0 is captured 200 ms
+/// before the cue, so the blink at frame 7 comes 500 ms after it.
+httplib::Result log_in_with(ApiServer& api, const std::vector<cv::Mat>& frames,
+                            std::string* nonce_out = nullptr) {
+  auto c = api.client();
+  auto r = c.Post("/api/v1/login/challenge", "{}", "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  const json challenge = body_json(r);
+  const double dt = kFrameMs;
+  const double start = challenge["cue_after_ms"].get<double>() - 200.0;
+  json body = {{"nonce", challenge["nonce"]}, {"frames", json::array()}};
+  for (std::size_t i = 0; i < frames.size(); ++i)
+    body["frames"].push_back(
+        {{"image", base64(encode(frames[i], ".jpg"))}, {"t_ms", start + i * dt}});
+  api.advance(static_cast<std::int64_t>(start + (frames.size() - 1) * dt) + 50);
+  if (nonce_out) *nonce_out = challenge["nonce"];
+  return c.Post("/api/v1/login", body.dump(), "application/json");
+}
+
+std::int64_t create_user(httplib::Client& c, const AdminSession& s,
+                         const std::string& employee_id) {
+  auto r = c.Post("/api/v1/users", s.headers(),
+                  json({{"employee_id", employee_id}, {"name", "N " + employee_id}}).dump(),
+                  "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 201);
+  return body_json(r)["id"].get<std::int64_t>();
+}
+
+void enrol(httplib::Client& c, const AdminSession& s, std::int64_t id, int identity) {
+  auto r = c.Post(("/api/v1/users/" + std::to_string(id) + "/faces").c_str(), s.headers(),
+                  json({{"images", enrolment_images(identity)}}).dump(), "application/json");
+  REQUIRE(r);
+  INFO(r->body);
+  REQUIRE(r->status == 200);
+  CHECK(body_json(r)["added"] == 4);
+}
+
+void blink_login(const std::string& url, const ServeOptions& base) {
+  ServeOptions options = base;
+  options.limits.lockout_failures = 20;  // this case fails on purpose several times
+  ApiServer api(url, options, ApiServer::Models::kLoad);
+  add_admin(api, "root");
+  auto c = api.client();
+  AdminSession s = log_in(api, "root");
+  const auto alice = create_user(c, s, "E-1"), bob = create_user(c, s, "E-2");
+  enrol(c, s, alice, 0);
+  enrol(c, s, bob, 1);
+
+  // Alice blinks after the cue: logged in as Alice, one check-in recorded.
+  std::string nonce;
+  auto r = log_in_with(api, clip_frames({0, 1}), &nonce);
+  REQUIRE(r);
+  INFO(r->body);
+  REQUIRE(r->status == 200);
+  json ok = body_json(r);
+  CHECK(ok["user"]["id"] == alice);
+  CHECK(ok["event"]["kind"] == "check_in");
+  auto events = body_json(c.Get("/api/v1/attendance", s.headers(false)));
+  REQUIRE(events["events"].size() == 1);
+  CHECK(events["events"][0]["user_id"] == alice);
+
+  // The same nonce again (a replayed request) is refused.
+  json replay = {{"nonce", nonce}, {"frames", json::array()}};
+  for (int i = 0; i < 12; ++i) replay["frames"].push_back({{"image", "AAAA"}, {"t_ms", i * 100}});
+  r = c.Post("/api/v1/login", replay.dump(), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(body_json(r)["code"] == "bad_challenge");
+
+  // Alice never blinking (a photo held up): refused.
+  r = log_in_with(api, clip_frames({0, 2, wtp::synth::EyeSchedule::kOpen}));
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  CHECK(body_json(r)["code"] == "no_blink");
+
+  // A person never enrolled: unknown.
+  r = log_in_with(api, clip_frames({5, 1}));
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  CHECK(body_json(r)["code"] == "unknown_face");
+
+  // Alice's blink with Bob's frames after it: different people.
+  auto mixed = clip_frames({0, 3});
+  const auto bob_frames = clip_frames({1, 3, wtp::synth::EyeSchedule::kOpen});
+  for (std::size_t i = 11; i < mixed.size(); ++i) mixed[i] = bob_frames[i];
+  r = log_in_with(api, mixed);
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  CHECK(body_json(r)["code"] == "different_people");
+
+  // 1:1 verification.
+  const json still = enrolment_images(0, 5)[4];
+  auto v =
+      body_json(c.Post("/api/v1/verify", s.headers(),
+                       json({{"user_id", alice}, {"image", still}}).dump(), "application/json"));
+  CHECK(v["match"] == true);
+  v = body_json(c.Post("/api/v1/verify", s.headers(),
+                       json({{"user_id", bob}, {"image", still}}).dump(), "application/json"));
+  CHECK(v["match"] == false);
+
+  // Metrics count the decisions and the liveness failure; no template anywhere in the API.
+  const std::string metrics = c.Get("/metrics")->body;
+  CHECK(metrics.find("wtp_liveness_failures_total 1") != std::string::npos);
+  CHECK(metrics.find("wtp_refusals_total{reason=\"unknown_face\"} 1") != std::string::npos);
+  auto users = c.Get("/api/v1/users", s.headers(false));
+  CHECK(users->body.find("embedding") == std::string::npos);
+  CHECK(body_json(users)["users"][0]["templates"] == 4);
+}
+FACES_TEST(
+    "log-in with a blink: the right user and an attendance row; no blink, replay, "
+    "stranger and mixed people refused",
+    "", blink_login)
+
+/// A PNG that declares `side` x `side` pixels of one grey level: a few kB that decode to
+/// side^2 bytes (a decompression bomb).
+std::string png_bomb(int side) {
+  cv::Mat big(side, side, CV_8UC1, cv::Scalar(0));
+  return encode(big);
+}
+
+void bad_images(const std::string& url, const ServeOptions& options) {
+  ApiServer api(url, options, ApiServer::Models::kLoad);
+  add_admin(api, "root");
+  auto c = api.client();
+  AdminSession s = log_in(api, "root");
+  const auto id = create_user(c, s, "E-1");
+  wtp::synth::EnrolOptions eo;
+  eo.seed = kSynthSeed;
+  eo.identity = 0;
+  eo.images = 1;
+  eo.size = kSize;
+  const std::string jpeg = encode(wtp::synth::render_enrolment(eo)[0].image, ".jpg");
+  auto check = [&](const json& image) {
+    auto r = c.Post("/api/v1/faces/check", s.headers(), json({{"image", image}}).dump(),
+                    "application/json");
+    REQUIRE(r);
+    return r;
+  };
+  auto good = check(base64(jpeg));
+  INFO(good->body);
+  CHECK(good->status == 200);
+  CHECK(body_json(good)["ok"] == true);
+  const std::pair<std::string, std::string> cases[] = {
+      {"truncated JPEG", base64(jpeg.substr(0, jpeg.size() / 2))},
+      {"zero bytes", ""},
+      {"not an image", base64("GIF89a this is not a JPEG or PNG at all")},
+      {"PNG bomb", base64(png_bomb(9000))},
+      {"bad base64", "@@@@not*base64"},
+  };
+  for (const auto& [what, image] : cases) {
+    INFO(what);
+    auto r = check(image);
+    CHECK(r->status == 400);
+    const json e = body_json(r);
+    CHECK(e["error"].get<std::string>().size() > 10);
+    CHECK(e["request_id"] == r->get_header_value("X-Request-Id"));
+  }
+  // Enrolment is all-or-nothing: one bad image among four stores nothing.
+  json images = enrolment_images(0);
+  images[2] = base64(jpeg.substr(0, jpeg.size() / 2));
+  auto r = c.Post(("/api/v1/users/" + std::to_string(id) + "/faces").c_str(), s.headers(),
+                  json({{"images", images}}).dump(), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(body_json(r)["image"] == 2);
+  images = enrolment_images(0, 2);
+  r = c.Post(("/api/v1/users/" + std::to_string(id) + "/faces").c_str(), s.headers(),
+             json({{"images", images}}).dump(), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(body_json(c.Get(("/api/v1/users/" + std::to_string(id)).c_str(),
+                        s.headers(false)))["templates"] == 0);
+  // Too many frames: refused before any image is decoded.
+  json login = {{"nonce", "x"}, {"frames", json::array()}};
+  for (int i = 0; i <= options.service.max_frames; ++i)
+    login["frames"].push_back({{"image", "AAAA"}, {"t_ms", i}});
+  r = c.Post("/api/v1/login", login.dump(), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(body_json(r)["code"] == "too_many_frames");
+}
+FACES_TEST("truncated JPEG, zero bytes, non-image, PNG bomb, bad base64 -> 400 with a message", "",
+           bad_images)
+
+void brute_force_login(const std::string& url, const ServeOptions& base) {
+  ServeOptions options = base;
+  options.limits.lockout_failures = 4;
+  ApiServer api(url, options, ApiServer::Models::kLoad);
+  auto c = api.client();
+  json attempt = {{"nonce", "guessed"}, {"frames", json::array()}};
+  for (int i = 0; i < 12; ++i) attempt["frames"].push_back({{"image", "AAAA"}, {"t_ms", i * 100}});
+  std::vector<int> statuses;
+  for (int i = 0; i < 6; ++i) {
+    auto r = c.Post("/api/v1/login", attempt.dump(), "application/json");
+    REQUIRE(r);
+    statuses.push_back(r->status);
+  }
+  CHECK(statuses == std::vector<int>{400, 400, 400, 400, 429, 429});
+  auto r = c.Post("/api/v1/login/challenge", "{}", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 429);  // locked out of challenges too
+  CHECK(std::stoi(r->get_header_value("Retry-After")) > 0);
+}
+FACES_TEST("brute-force log-in attempts from one address -> 429 with Retry-After", "",
+           brute_force_login)
+
+void concurrent_clients(const std::string& url, const ServeOptions& base) {
+  ServeOptions options = base;
+  options.limits.login_burst = 100;
+  options.limits.ip_burst = 1000;
+  ApiServer api(url, options, ApiServer::Models::kLoad);
+  add_admin(api, "root");
+  AdminSession s = log_in(api, "root");
+  constexpr int kClients = 8;
+  std::vector<std::int64_t> ids(kClients);
+  std::vector<int> enrol_status(kClients), login_status(kClients);
+  std::vector<json> logged_in(kClients);
+  {
+    std::vector<std::thread> threads;
+    for (int k = 0; k < kClients; ++k)
+      threads.emplace_back([&, k] {
+        auto c = api.client();
+        auto r =
+            c.Post("/api/v1/users", s.headers(),
+                   json({{"employee_id", "C-" + std::to_string(k)}, {"name", "Client"}}).dump(),
+                   "application/json");
+        if (!r || r->status != 201) return;
+        ids[k] = json::parse(r->body)["id"];
+        r = c.Post(("/api/v1/users/" + std::to_string(ids[k]) + "/faces").c_str(), s.headers(),
+                   json({{"images", enrolment_images(k)}}).dump(), "application/json");
+        enrol_status[k] = r ? r->status : -1;
+      });
+    for (auto& t : threads) t.join();
+  }
+  CHECK(enrol_status == std::vector<int>(kClients, 200));
+  std::int64_t total = 0;
+  CHECK(api.store().list_users("", 0, 100, total).size() == kClients);
+  CHECK(api.store().all_templates().size() == kClients * 4);
+  // Every client logs in at once (the fake clock is shared, so each waits for the others).
+  std::vector<std::vector<cv::Mat>> clips;
+  for (int k = 0; k < kClients; ++k) clips.push_back(clip_frames({k, 1}));
+  {
+    std::vector<std::thread> threads;
+    for (int k = 0; k < kClients; ++k)
+      threads.emplace_back([&, k] {
+        auto r = log_in_with(api, clips[k]);
+        login_status[k] = r ? r->status : -1;
+        if (r && r->status == 200) logged_in[k] = json::parse(r->body);
+      });
+    for (auto& t : threads) t.join();
+  }
+  // Nothing lost: every log-in was answered, every accepted one is its own user with its
+  // attendance row (a refusal is the matcher's call on a synthetic face, not a loss).
+  int accepted = 0;
+  for (int k = 0; k < kClients; ++k) {
+    INFO("client " << k << " status " << login_status[k]);
+    CHECK((login_status[k] == 200 || login_status[k] == 401));
+    if (login_status[k] != 200) continue;
+    ++accepted;
+    CHECK(logged_in[k]["user"]["id"] == ids[k]);
+  }
+  CHECK(accepted >= kClients / 2);
+  CHECK(api.store().attendance(std::nullopt, "", "").size() == static_cast<std::size_t>(accepted));
+}
+FACES_TEST("8 clients enrolling and logging in at once lose nothing", "", concurrent_clients)
+
+}  // namespace
