@@ -3,15 +3,21 @@
 # Idempotent: installs only what is missing and rebuilds incrementally.
 #   bash scripts/setup.sh            # Release build of the library and the tools in ./build
 #   BUILD_DIR=out bash scripts/setup.sh
-#   WTP_BUILD_TESTS=1 ...  also the test executables (for ctest)
+#   WTP_BUILD_TESTS=1 ...  also the test executables (for ctest) and everything the tests use:
+#                          WTP_WITH_PYTHON, WTP_WITH_POSTGRES and WTP_WITH_BROWSER default to 1
 #   WTP_WITH_PYTHON=1 ...  also python3-torch for the PyTorch cross-check tests
 #   WTP_WITH_BENCH=1 ...   also the benchmarks and their Python peers (torchvision, sklearn, optuna)
 #   WTP_WITH_POSTGRES=1 ...  also the PostgreSQL 15 server the database tests start themselves
+#   WTP_WITH_BROWSER=1 ...   also Chromium, Node.js and the pinned playwright-core of the web
+#                            page's browser tests (tests/browser/package-lock.json)
 #   WTP_CMAKE_ARGS="-DWTP_WERROR=ON" ...  extra CMake configure arguments (CI uses this one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DIR=${BUILD_DIR:-build}
+if [ "${WTP_BUILD_TESTS:-0}" = 1 ]; then
+  : "${WTP_WITH_PYTHON:=1}" "${WTP_WITH_POSTGRES:=1}" "${WTP_WITH_BROWSER:=1}"
+fi
 PACKAGES=(
   build-essential cmake pkg-config
   libtorch-dev            # LibTorch 1.13 (C++ frontend, TorchScript, c10d)
@@ -45,6 +51,15 @@ fi
 if [ "${WTP_WITH_POSTGRES:-0}" = 1 ]; then
   PACKAGES+=(postgresql-15)
 fi
+# Optional: the web page's end-to-end tests drive Debian's Chromium with playwright-core from
+# npm (pinned by tests/browser/package-lock.json; it downloads no browser of its own). Node.js
+# and npm come from Debian unless the machine already has them (e.g. NodeSource's nodejs,
+# which bundles npm and conflicts with Debian's npm package). CI turns it on.
+if [ "${WTP_WITH_BROWSER:-0}" = 1 ]; then
+  PACKAGES+=(chromium)
+  command -v node >/dev/null || PACKAGES+=(nodejs)
+  command -v npm >/dev/null || PACKAGES+=(npm)
+fi
 # Optional: the Python peers the benchmarks (bench/run_*.sh) measure us against.
 if [ "${WTP_WITH_BENCH:-0}" = 1 ]; then
   PACKAGES+=(python3-torch python3-numpy python3-torchvision python3-sklearn python3-optuna python3-faiss time)
@@ -60,6 +75,10 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${WTP_WITH_BROWSER:-0}" = 1 ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
 fi
 
 # Only what was asked for is configured and built: the tests and benchmarks take most of a

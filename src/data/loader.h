@@ -103,8 +103,8 @@ struct LoaderOptions {
   /// Number of the source's first batch (a run resumed mid-epoch continues the numbering,
   /// so its items get the same augmentation as in an uninterrupted run).
   std::int64_t first_batch = 0;
-  int height = 0;          ///< output height when the pipeline does not fix it
-  int width = 0;           ///< output width when the pipeline does not fix it
+  int height = 0;  ///< output height when the pipeline does not fix it
+  int width = 0;   ///< output width when the pipeline does not fix it
 
   template <class V>
   void visit(V& v) {
@@ -123,7 +123,7 @@ struct Batch {
   torch::Tensor images;               ///< [B, 3, H, W] float32, contiguous
   torch::Tensor labels;               ///< [B] int64, Item::label of each row
   std::vector<std::int64_t> indices;  ///< dataset index of each row
-  std::int64_t number = 0;  ///< first_batch + 0-based position of the batch in the source
+  std::int64_t number = 0;            ///< first_batch + 0-based position of the batch in the source
   std::int64_t skipped = 0;           ///< items of this batch left out (skip policy)
 };
 

@@ -1,12 +1,11 @@
 // Haar detector: cascade lookup, the eye-pair choice, and the shared portraits.
-#include "catch_torch.h"
-
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "align/detector.h"
 #include "align/haar_detector.h"
+#include "catch_torch.h"
 #include "core/error.h"
 #include "test_support.h"
 

@@ -1,11 +1,10 @@
 // Forward shapes, exact parameter counts and parameter names of every model, checked
 // against the architectures (facenet-pytorch InceptionResnetV1, the Caffe BN-Inception
 // port, the old small CNN).
-#include "catch_torch.h"
-
 #include <algorithm>
 #include <set>
 
+#include "catch_torch.h"
 #include "core/config.h"
 #include "models/bn_inception.h"
 #include "models/heads.h"

@@ -1,7 +1,6 @@
 // Freezing: requires_grad off *and* BatchNorm/Dropout of frozen parts kept in eval mode,
 // whatever model->train() does (the old code let frozen BN statistics drift).
 #include "catch_torch.h"
-
 #include "core/error.h"
 #include "models/freeze.h"
 #include "models/model_registry.h"

@@ -3,13 +3,12 @@
 // zip file, Python loads them with load_state_dict(strict=True) (so every name and shape
 // must match the reference ports) and returns its outputs. Skipped with a message when no
 // Python with torch is found (set WTP_PYTHON to choose the interpreter).
-#include "catch_torch.h"
-
 #include <ATen/CPUGeneratorImpl.h>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
 
+#include "catch_torch.h"
 #include "models/bn_inception.h"
 #include "models/freeze.h"
 #include "models/inception_resnet_v1.h"

@@ -1,9 +1,8 @@
 // Weight import: state_dict round trips, prefix stripping, rename rules, shape and dtype
 // checks, missing/unexpected keys, num_batches_tracked, and the Lightning-like fixture.
-#include "catch_torch.h"
-
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "catch_torch.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "models/freeze.h"
