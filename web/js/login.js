@@ -1,0 +1,134 @@
+// The employees' log-in page: camera preview with the face box, then the server's blink
+// challenge: ask for a nonce, cue the blink when the server said, capture frames at the rate
+// it requires, send them, show who was recognised and the attendance event (or why not).
+import { call, ApiError, snapshot, startCamera, sleep, say } from "./api.js";
+
+const video = document.getElementById("video");
+const overlay = document.getElementById("overlay");
+const startButton = document.getElementById("start");
+const cue = document.getElementById("cue");
+
+/** Sentences for the server's refusal codes (service.h Refusal). */
+const REASONS = {
+  no_blink: "No blink was seen. Press Start and blink once when the page says “Blink now”.",
+  unknown_face: "Your face was not recognised. Ask an administrator to enrol you.",
+  different_people: "More than one person was seen during the check. Try again alone.",
+  several_faces: "Several faces are in view. Only one person may stand in front of the camera.",
+  no_face: "No face was found. Face the camera in good light.",
+  face_too_small: "Your face is too small in the picture. Come closer to the camera.",
+  too_blurry: "The picture is blurred. Hold still and try again.",
+  too_dark: "It is too dark. Turn towards the light and try again.",
+  bad_challenge: "The check expired. Press Start again.",
+  bad_timing: "The camera did not deliver enough frames. Close other programs and try again.",
+  reenrol: "Your enrolment was made with an older model. Ask an administrator to enrol you again.",
+  bad_image: "The camera picture could not be read. Try again.",
+};
+
+function reasonOf(error) {
+  if (error instanceof ApiError) {
+    if (error.status === 429)
+      return `Too many attempts. Try again in ${error.retryAfter || 60} s.`;
+    return REASONS[error.code] || error.message;
+  }
+  return error.message;
+}
+
+function showResult(ok, title, detail) {
+  const box = document.getElementById("result");
+  box.hidden = false;
+  box.classList.toggle("ok", ok);
+  box.classList.toggle("fail", !ok);
+  say("result-title", title);
+  say("result-detail", detail);
+}
+
+function timeOf(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+/** Draws the boxes of `faces` (image pixels of a `width` wide snapshot) on the overlay. */
+function drawFaces(faces, width) {
+  overlay.width = video.clientWidth;
+  overlay.height = video.clientHeight;
+  const ctx = overlay.getContext("2d");
+  ctx.clearRect(0, 0, overlay.width, overlay.height);
+  const scale = overlay.width / width;
+  ctx.lineWidth = 3;
+  ctx.strokeStyle = faces.length === 1 ? "#2e7d32" : "#c62828";
+  for (const f of faces) {
+    const [x1, y1, x2, y2] = f.box;
+    ctx.strokeRect(x1 * scale, y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale);
+  }
+}
+
+/** Polls the server's face detector about twice a second to draw the face box. */
+async function trackFaces() {
+  const width = 320;
+  for (;;) {
+    if (!busy && video.videoWidth) {
+      try {
+        const answer = await call("POST", "/api/v1/faces/detect", { image: snapshot(video, width) });
+        drawFaces(answer.faces || [], Math.min(width, video.videoWidth));
+      } catch (e) {
+        drawFaces([], 1);
+        if (e instanceof ApiError && e.status === 429) await sleep(5000);
+      }
+    }
+    await sleep(500);
+  }
+}
+
+let busy = false;
+
+/** One log-in attempt. */
+async function login() {
+  busy = true;
+  startButton.disabled = true;
+  document.getElementById("result").hidden = true;
+  drawFaces([], 1);
+  try {
+    const challenge = await call("POST", "/api/v1/login/challenge");
+    const t0 = performance.now();
+    const fps = Math.max(10, challenge.min_fps * 1.25);
+    const period = 1000 / fps;
+    // Frames from a little before the cue until 2 s after it, within the server's limits.
+    const wanted = Math.min(challenge.max_frames, Math.max(challenge.min_frames, Math.ceil(2.3 * fps)));
+    const firstAt = Math.max(0, challenge.cue_after_ms - 300);
+    say("progress", "Look at the camera…");
+    const frames = [];
+    for (let i = 0; i < wanted; ++i) {
+      const due = firstAt + i * period;
+      const wait = due - (performance.now() - t0);
+      if (wait > 0) await sleep(wait);
+      const t = performance.now() - t0;
+      if (t >= challenge.cue_after_ms && cue.hidden) {
+        cue.textContent = "Blink now";
+        cue.hidden = false;
+      }
+      frames.push({ image: snapshot(video), t_ms: Math.round(t) });
+    }
+    cue.hidden = true;
+    say("progress", "Checking…");
+    const answer = await call("POST", "/api/v1/login", { nonce: challenge.nonce, frames });
+    const kind = answer.event && answer.event.kind === "check_out" ? "Checked out" : "Checked in";
+    const at = answer.event ? ` at ${timeOf(answer.event.at)}` : "";
+    showResult(true, `Welcome, ${answer.user.name}`, `${kind}${at}.`);
+  } catch (e) {
+    showResult(false, "Not logged in", reasonOf(e));
+  } finally {
+    cue.hidden = true;
+    say("progress", "");
+    startButton.disabled = false;
+    busy = false;
+  }
+}
+
+startButton.addEventListener("click", login);
+
+startCamera(video)
+  .then(() => {
+    say("camera-status", "Camera ready.");
+    startButton.disabled = false;
+    trackFaces();
+  })
+  .catch((e) => say("camera-status", e.message));
