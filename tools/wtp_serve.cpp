@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   tool.bind("--liveness", "service.liveness", "eye-state archive (wtp-export --what liveness)");
   tool.bind("--detector", "service.detector",
             "face detector: haar, an MTCNN weights directory or a detector archive");
+  tool.bind("--static", "http.static_root", "folder of the web page served at / (the repo's web/)");
   tool.app().footer("Config keys (--config FILE, --set key=value):\n" +
                     sv::describe_serve_options());
   auto* admin = tool.app().add_subcommand("admin", "manage administrators");

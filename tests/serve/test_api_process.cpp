@@ -192,8 +192,8 @@ void kill_during_enrolment(const std::string& db, const ServeArchives& archives)
     std::vector<json> images;
     for (int k = 0; k < kUsers; ++k) {
       wtp::synth::EnrolOptions o;
-      o.seed = 1000;
-      o.identity = k;
+      o.seed = kPeopleSeed;
+      o.identity = kPeople[k];
       o.size = 128;
       json list = json::array();
       for (const auto& f : wtp::synth::render_enrolment(o)) {

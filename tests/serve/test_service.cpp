@@ -16,13 +16,11 @@ using wtp::test::TempDir;
 
 namespace {
 
-/// Dataset seed of the clips' people: identities the fixture models never saw (they train on
-/// the datasets of seeds 11 and 12).
-constexpr std::uint64_t kPeopleSeed = 1000;
+using wtp::test::kPeople;
+using wtp::test::kPeopleSeed;
 constexpr int kSize = 128;
-/// People whose faces OpenCV's Haar cascade finds in every still and clip frame (it misses
-/// some synthetic people entirely, e.g. persons 0 and 5).
-constexpr int kAnn = 1, kBob = 6, kStranger = 7;
+/// People of serve_fixture.h (the fixture models train on the datasets of seeds 11 and 12).
+constexpr int kAnn = kPeople[0], kBob = kPeople[1], kStranger = kPeople[2];
 constexpr double kFrameMs = 100.0;  // 10 fps
 
 std::string png(const cv::Mat& image) {

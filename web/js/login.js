@@ -1,10 +1,9 @@
-// The employees' log-in page: camera preview with the face box, then the server's blink
+// The employees' log-in page: camera preview, then the server's blink
 // challenge: ask for a nonce, cue the blink when the server said, capture frames at the rate
 // it requires, send them, show who was recognised and the attendance event (or why not).
 import { call, ApiError, snapshot, startCamera, sleep, say } from "./api.js";
 
 const video = document.getElementById("video");
-const overlay = document.getElementById("overlay");
 const startButton = document.getElementById("start");
 const cue = document.getElementById("cue");
 
@@ -46,46 +45,10 @@ function timeOf(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
-/** Draws the boxes of `faces` (image pixels of a `width` wide snapshot) on the overlay. */
-function drawFaces(faces, width) {
-  overlay.width = video.clientWidth;
-  overlay.height = video.clientHeight;
-  const ctx = overlay.getContext("2d");
-  ctx.clearRect(0, 0, overlay.width, overlay.height);
-  const scale = overlay.width / width;
-  ctx.lineWidth = 3;
-  ctx.strokeStyle = faces.length === 1 ? "#2e7d32" : "#c62828";
-  for (const f of faces) {
-    const [x1, y1, x2, y2] = f.box;
-    ctx.strokeRect(x1 * scale, y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale);
-  }
-}
-
-/** Polls the server's face detector about twice a second to draw the face box. */
-async function trackFaces() {
-  const width = 320;
-  for (;;) {
-    if (!busy && video.videoWidth) {
-      try {
-        const answer = await call("POST", "/api/v1/faces/detect", { image: snapshot(video, width) });
-        drawFaces(answer.faces || [], Math.min(width, video.videoWidth));
-      } catch (e) {
-        drawFaces([], 1);
-        if (e instanceof ApiError && e.status === 429) await sleep(5000);
-      }
-    }
-    await sleep(500);
-  }
-}
-
-let busy = false;
-
 /** One log-in attempt. */
 async function login() {
-  busy = true;
   startButton.disabled = true;
   document.getElementById("result").hidden = true;
-  drawFaces([], 1);
   try {
     const challenge = await call("POST", "/api/v1/login/challenge");
     const t0 = performance.now();
@@ -119,7 +82,6 @@ async function login() {
     cue.hidden = true;
     say("progress", "");
     startButton.disabled = false;
-    busy = false;
   }
 }
 
@@ -129,6 +91,5 @@ startCamera(video)
   .then(() => {
     say("camera-status", "Camera ready.");
     startButton.disabled = false;
-    trackFaces();
   })
   .catch((e) => say("camera-status", e.message));
