@@ -66,7 +66,8 @@ TEST_CASE("wtp-eval --pair-scores: bad input gives a clear usage error", "[eval]
   write(dir / "header.csv", "a,b,c\n1,1,0.3\n");
   r = eval_tool("--pair-scores " + (dir / "header.csv").string() + out);
   CHECK(r.status == 2);
-  CHECK_THAT(r.output, Contains("fold,same,distance"));
+  CHECK_THAT(r.output,
+             Contains("no column 'fold'") && Contains("required columns: fold, same, distance"));
   write(dir / "one_fold.csv", "fold,same,distance\n1,1,0.3\n1,0,0.5\n");
   r = eval_tool("--pair-scores " + (dir / "one_fold.csv").string() + out);
   CHECK(r.status == 2);
