@@ -67,7 +67,7 @@ function freePort() {
   });
 }
 
-// Clips: identity 1 is the employee, identity 2 a stranger. Each clip blinks (or not) at a
+// Clips: identity 1 is the employee, identity 9 a stranger (both found by the Haar detector). Each clip blinks (or not) at a
 // fixed frame and is looped by Chromium's fake camera, so a blink comes about once a second.
 const clips = {};
 function makeClip(name, identity, blink) {
@@ -81,7 +81,7 @@ function makeClip(name, identity, blink) {
 }
 makeClip("employee_blink", 1, true);
 makeClip("employee_still", 1, false);
-makeClip("stranger_blink", 2, true);
+makeClip("stranger_blink", 9, true);
 
 // The service, with a first administrator created on the command line.
 const db = path.join(work, "wtp.db");
@@ -135,7 +135,7 @@ async function adminLogin(page) {
   await page.fill("#signin-name", "admin");
   await page.fill("#signin-password", password);
   await page.press("#signin-password", "Enter");
-  await expectVisible(page, "#users");
+  await expectVisible(page, "#user-add");
 }
 
 async function employeeLogin(page) {
