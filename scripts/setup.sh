@@ -4,7 +4,7 @@
 #   bash scripts/setup.sh            # Release build of the library and the tools in ./build
 #   BUILD_DIR=out bash scripts/setup.sh
 #   WTP_BUILD_TESTS=1 ...  also the test executables (for ctest) and everything the tests use:
-#                          WTP_WITH_PYTHON and WTP_WITH_POSTGRES default to 1
+#                          WTP_WITH_PYTHON, WTP_WITH_POSTGRES and WTP_WITH_BROWSER default to 1
 #   WTP_WITH_PYTHON=1 ...  also python3-torch for the PyTorch cross-check tests
 #   WTP_WITH_BENCH=1 ...   also the benchmarks and their Python peers (torchvision, sklearn, optuna)
 #   WTP_WITH_POSTGRES=1 ...  also the PostgreSQL 15 server the database tests start themselves
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 BUILD_DIR=${BUILD_DIR:-build}
 if [ "${WTP_BUILD_TESTS:-0}" = 1 ]; then
-  : "${WTP_WITH_PYTHON:=1}" "${WTP_WITH_POSTGRES:=1}"
+  : "${WTP_WITH_PYTHON:=1}" "${WTP_WITH_POSTGRES:=1}" "${WTP_WITH_BROWSER:=1}"
 fi
 PACKAGES=(
   build-essential cmake pkg-config
@@ -33,7 +33,6 @@ PACKAGES=(
   nlohmann-json3-dev      # report.json, metadata
   libsqlite3-dev          # tuning studies, wtp-serve's embedded database
   libpqxx-dev             # wtp-serve's PostgreSQL backend (libpqxx 6.4 over libpq)
-  libsodium-dev           # wtp-serve: Argon2id password hashes, random tokens
   catch2                  # tests (v2)
   libcpp-httplib-dev      # wtp-serve's HTTP API; local HTTP servers in tests
   libsodium-dev           # wtp-serve: Argon2id passwords, SHA-256, random tokens
@@ -54,8 +53,8 @@ fi
 # Optional: the web page's end-to-end tests drive Debian's Chromium with playwright-core from
 # npm (pinned by tests/browser/package-lock.json; it downloads no browser of its own). Node.js
 # and npm come from Debian unless the machine already has them (e.g. NodeSource's nodejs,
-# which bundles npm and conflicts with Debian's npm package). The driver is run by hand for now
-# (node tests/browser/e2e.mjs, see its header); CTest does not run it yet.
+# which bundles npm and conflicts with Debian's npm package). CTest runs the driver
+# (tests/browser/CMakeLists.txt); CI turns it on.
 if [ "${WTP_WITH_BROWSER:-0}" = 1 ]; then
   PACKAGES+=(chromium)
   command -v node >/dev/null || PACKAGES+=(nodejs)

@@ -29,16 +29,18 @@ cv::Matx23d similarity_transform(const std::vector<cv::Point2d>& src,
     throw std::invalid_argument(
         "similarity_transform: needs as many source as target points, "
         "at least 2");
+  // Dynamic-size matrices: with Matrix2Xd GCC 12 reports a false stringop-overread inside
+  // Eigen's fixed-size packet copies of umeyama (-Werror in CI).
   const Eigen::Index n = static_cast<Eigen::Index>(src.size());
-  Eigen::Matrix2Xd from(2, n), to(2, n);
+  Eigen::MatrixXd from(2, n), to(2, n);
   for (Eigen::Index i = 0; i < n; ++i) {
     from.col(i) << src[i].x, src[i].y;
     to.col(i) << dst[i].x, dst[i].y;
   }
-  const Eigen::Vector2d spread = (from.colwise() - from.rowwise().mean()).rowwise().norm();
+  const Eigen::VectorXd spread = (from.colwise() - from.rowwise().mean()).rowwise().norm();
   if (spread.norm() < 1e-9)
     throw std::invalid_argument("similarity_transform: the source points all coincide");
-  const Eigen::Matrix3d t = Eigen::umeyama(from, to, true);
+  const Eigen::MatrixXd t = Eigen::umeyama(from, to, true);
   return {t(0, 0), t(0, 1), t(0, 2), t(1, 0), t(1, 1), t(1, 2)};
 }
 

@@ -79,11 +79,17 @@ double equal_error_rate(const RocCurve& curve) {
   return curve.far.back();
 }
 
-double tar_at_far(const RocCurve& curve, double far) {
-  double best = 0.0;
-  for (std::size_t i = 0; i < curve.far.size(); ++i)
-    if (curve.far[i] <= far) best = std::max(best, curve.tar[i]);
+OperatingPoint operating_point_at_far(const RocCurve& curve, double far) {
+  // far and tar are non-decreasing along the curve: the last qualifying point has the
+  // highest TAR.
+  OperatingPoint best{curve.threshold.front(), curve.far.front(), curve.tar.front()};
+  for (std::size_t i = 0; i < curve.far.size() && curve.far[i] <= far; ++i)
+    best = {curve.threshold[i], curve.far[i], curve.tar[i]};
   return best;
+}
+
+double tar_at_far(const RocCurve& curve, double far) {
+  return operating_point_at_far(curve, far).tar;
 }
 
 }  // namespace wtp::eval

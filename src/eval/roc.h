@@ -46,9 +46,19 @@ RocCurve roc_curve(const std::vector<double>& scores, const std::vector<std::int
 /// the crossing. Requires a curve from roc_curve().
 double equal_error_rate(const RocCurve& curve);
 
-/// The highest TAR among the curve's points with FAR <= `far` (an operating point that a
-/// threshold actually achieves; no interpolation). 0 when no point qualifies other than
-/// the origin.
+/// A point of a ROC curve that a threshold actually achieves (no interpolation).
+struct OperatingPoint {
+  double threshold = 0.0;  ///< the curve's threshold (+-inf at the origin)
+  double far = 0.0;        ///< false accept rate at it
+  double tar = 0.0;        ///< true accept rate at it
+};
+
+/// The point with the highest TAR among the curve's points with FAR <= `far`: the most
+/// permissive threshold whose false accept rate stays within `far` (the origin, which
+/// accepts nothing, when no other point qualifies). Requires a curve from roc_curve().
+OperatingPoint operating_point_at_far(const RocCurve& curve, double far);
+
+/// operating_point_at_far(curve, far).tar.
 double tar_at_far(const RocCurve& curve, double far);
 
 }  // namespace wtp::eval

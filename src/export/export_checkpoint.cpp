@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "download/md5.h"
 #include "eval/liveness.h"
+#include "eval/roc.h"
 #include "train/evaluator.h"
 #include "train/metrics_csv.h"
 #include "train/run_data.h"
@@ -25,21 +26,47 @@ std::optional<double> validation_threshold(const fs::path& metrics_csv, const st
   return found;
 }
 
-nlohmann::json liveness_thresholds(const train::TrainedModel& trained) {
+namespace {
+
+/// The run's configuration for evaluating its splits here: one loader worker, and neither
+/// synthetic data generated nor a folder aligned (a missing dataset is reported instead).
+train::TrainConfig validation_config(train::TrainConfig cfg) {
+  cfg.data.workers = 1;
+  cfg.synth.reset();
+  cfg.align.reset();
+  return cfg;
+}
+
+/// `measure(evaluator, valid)` on the run's validation split (split as RUN_DIR/splits.txt,
+/// on the CPU, no data generated); when the split is missing or cannot be evaluated,
+/// {`reason_key`: why}.
+template <class Measure>
+nlohmann::json on_valid_split(const train::TrainedModel& trained, const std::string& reason_key,
+                              Measure measure) {
   try {
-    train::TrainConfig vcfg = trained.config;
-    vcfg.data.workers = 1;
-    vcfg.synth.reset();  // never generate data here: a missing dataset is reported below
+    const train::TrainConfig vcfg = validation_config(trained.config);
     auto data = train::load_run_data(vcfg, trained.run_dir / "splits.txt", /*reuse_split=*/true);
-    if (!data.has_valid)
-      return {{"thresholds_reason", "not chosen: the run has no validation split"}};
+    if (!data.has_valid) return {{reason_key, "not chosen: the run has no validation split"}};
     train::Evaluator evaluator(trained.model, vcfg, torch::kCPU);
-    torch::Tensor logits;
-    evaluator.embed(data.valid, &logits);
-    const auto t = eval::choose_eye_state_thresholds(
-        torch::sigmoid(logits.reshape({-1}).to(torch::kDouble)),
-        torch::tensor(train::item_labels(data.valid, train::LabelKind::kEyeState)), kEyeStateError);
-    return {{"open_threshold", t.open_threshold},
+    return measure(evaluator, data.valid);
+  } catch (const std::exception& e) {
+    return {{reason_key,
+             std::string("not chosen: the validation split could not be evaluated: ") + e.what()}};
+  }
+}
+
+}  // namespace
+
+nlohmann::json liveness_thresholds(const train::TrainedModel& trained) {
+  return on_valid_split(
+      trained, "thresholds_reason", [](train::Evaluator& evaluator, const data::Dataset& valid) {
+        torch::Tensor logits;
+        evaluator.embed(valid, &logits);
+        const auto t = eval::choose_eye_state_thresholds(
+            torch::sigmoid(logits.reshape({-1}).to(torch::kDouble)),
+            torch::tensor(train::item_labels(valid, train::LabelKind::kEyeState)), kEyeStateError);
+        return nlohmann::json{
+            {"open_threshold", t.open_threshold},
             {"closed_threshold", t.closed_threshold},
             {"thresholds",
              {{"source",
@@ -53,10 +80,46 @@ nlohmann::json liveness_thresholds(const train::TrainedModel& trained) {
               {"false_open_rate", t.false_open_rate},
               {"open_recall", t.open_recall},
               {"closed_recall", t.closed_recall}}}};
-  } catch (const std::exception& e) {
-    return {{"thresholds_reason",
-             std::string("not chosen: the validation split could not be evaluated: ") + e.what()}};
-  }
+      });
+}
+
+nlohmann::json match_operating_points(const train::TrainedModel& trained) {
+  return on_valid_split(
+      trained, "operating_points_reason",
+      [](train::Evaluator& evaluator, const data::Dataset& valid) {
+        torch::Tensor embeddings =
+            torch::nn::functional::normalize(evaluator.embed(valid).to(torch::kDouble),
+                                             torch::nn::functional::NormalizeFuncOptions().dim(1));
+        torch::Tensor labels =
+            torch::tensor(train::item_labels(valid, train::LabelKind::kIdentity));
+        const std::int64_t n = embeddings.size(0), stride = (n + kMaxPairItems - 1) / kMaxPairItems;
+        embeddings = embeddings.slice(0, 0, n, stride);
+        labels = labels.slice(0, 0, n, stride);
+        const std::int64_t m = embeddings.size(0);
+        const torch::Tensor upper = torch::triu_indices(m, m, 1);
+        const torch::Tensor distances =
+            torch::cdist(embeddings, embeddings).index({upper[0], upper[1]});
+        const torch::Tensor same = labels.index({upper[0]}).eq(labels.index({upper[1]}));
+        const eval::RocCurve roc =
+            eval::roc_curve(distances, same, eval::ScoreOrder::kLowerIsPositive);
+        nlohmann::json points = nlohmann::json::array();
+        for (const double fmr : kMatchFmrs) {
+          const eval::OperatingPoint p = eval::operating_point_at_far(roc, fmr);
+          if (!std::isfinite(p.threshold)) continue;  // no threshold reaches this FMR
+          points.push_back({{"fmr_target", fmr},
+                            {"threshold", p.threshold},
+                            {"fmr", p.far},
+                            {"fnmr", 1.0 - p.tar}});
+        }
+        return nlohmann::json{
+            {"operating_points", points},
+            {"operating_points_source",
+             "chosen at export on every pair of " + std::to_string(m) +
+                 " images of the run's validation split (RUN_DIR/splits.txt): " +
+                 std::to_string(roc.positives) + " genuine, " + std::to_string(roc.negatives) +
+                 " impostor pairs; each the most permissive threshold whose false match rate is at "
+                 "most fmr_target"}};
+      });
 }
 
 ExportReport export_checkpoint(const std::string& checkpoint, const std::string& out,
@@ -107,10 +170,8 @@ ExportReport export_checkpoint(const std::string& checkpoint, const std::string&
     // Validated otherwise (e.g. retrieval): choose it now, as validation would have, with the
     // verification protocol on pairs of the run's validation split.
     try {
-      train::TrainConfig vcfg = cfg;
+      train::TrainConfig vcfg = validation_config(cfg);
       vcfg.validation.kind = train::EvalKind::kVerification;
-      vcfg.data.workers = 1;
-      vcfg.synth.reset();  // never generate data here: a missing dataset is reported below
       auto data = train::load_run_data(vcfg, trained.run_dir / "splits.txt", /*reuse_split=*/true);
       if (!data.has_valid) {
         verification["reason"] = "not measured: the run has no validation split";
@@ -133,6 +194,8 @@ ExportReport export_checkpoint(const std::string& checkpoint, const std::string&
   verification["decision"] =
       pair_head ? "same person iff sigmoid(pair logit) <= threshold"
                 : "same person iff the Euclidean distance between the two embeddings <= threshold";
+  if (options.what == ExportKind::kEmbedding && !pair_head)
+    verification.update(match_operating_points(trained));
   meta["verification"] = verification;
   if (options.what == ExportKind::kLiveness) meta["liveness"] = liveness_thresholds(trained);
   return export_model(trained.model, out, options, meta);

@@ -10,7 +10,11 @@
 ///                     `threshold_mean` at the checkpoint's epoch; for runs validated
 ///                     otherwise (retrieval), chosen at export by the same 10-fold protocol
 ///                     on pairs of the run's validation split (RUN_DIR/splits.txt); null
-///                     with the reason when not applicable or the data is not available
+///                     with the reason when not applicable or the data is not available;
+///                     for embedding archives also operating_points: the thresholds at
+///                     false match rates kMatchFmrs over every pair of the validation
+///                     split (the service matches at one of them; see
+///                     match_operating_points)
 ///   liveness          (liveness archives) the decision threshold, the blink rule and the
 ///                     hysteresis pair the service uses: open_threshold (open iff P(closed)
 ///                     <= it) and closed_threshold (closed iff P(closed) >= it), chosen at
@@ -32,6 +36,19 @@ namespace wtp::exporter {
 
 /// The error allowed each way when the liveness hysteresis pair is chosen on validation.
 constexpr double kEyeStateError = 0.02;
+
+/// The false match rates whose thresholds an embedding archive records.
+constexpr double kMatchFmrs[] = {1e-2, 1e-3, 1e-4};
+/// Validation images used at most for the operating points (every pair of them; a larger
+/// split is thinned by a constant stride).
+constexpr std::int64_t kMaxPairItems = 4000;
+
+/// The operating points of a trained embedding model on its run's validation split: a JSON
+/// object with operating_points ([{fmr_target, threshold, fmr, fnmr}], one per kMatchFmrs
+/// value a threshold reaches; same person iff distance <= threshold) and
+/// operating_points_source, or operating_points_reason only when the split is missing or
+/// fails.
+nlohmann::json match_operating_points(const train::TrainedModel& trained);
 
 /// The hysteresis pair of a trained eye-state model chosen on its run's validation split
 /// (see the file comment): a JSON object with open_threshold, closed_threshold and

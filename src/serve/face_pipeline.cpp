@@ -144,7 +144,7 @@ void FacePipeline::release_detector(align::DetectorPtr detector) {
   idle_detectors_.push_back(std::move(detector));
 }
 
-PreparedFace FacePipeline::prepare(const std::string& bytes) {
+PreparedFace FacePipeline::prepare(const std::string& bytes, const align::Face* track) {
   PreparedFace out;
   auto refuse = [&out](Refusal refusal, std::string detail) {
     out.quality.refusal = refusal;
@@ -168,15 +168,21 @@ PreparedFace FacePipeline::prepare(const std::string& bytes) {
     }
     release_detector(detector);
   }
+  if (faces.empty() && track) {
+    faces.push_back(*track);
+    out.tracked = true;
+  }
   if (faces.empty()) return refuse(Refusal::kNoFace, "no face found");
   if (faces.size() > 1)
     return refuse(Refusal::kSeveralFaces, std::to_string(faces.size()) + " faces found");
   const align::Face& face = faces.front();
+  out.face = face;
   const cv::Rect box(cv::Point(static_cast<int>(std::lround(face.box.x1)),
                                static_cast<int>(std::lround(face.box.y1))),
                      cv::Point(static_cast<int>(std::lround(face.box.x2)),
                                static_cast<int>(std::lround(face.box.y2))));
   out.quality.face_px = std::min(box.width, box.height);
+  out.quality.box = FaceBox{box.x, box.y, box.width, box.height};
   measure_quality(bgr, box, out.quality);
   if (out.quality.face_px < options_.min_face_px)
     return refuse(Refusal::kFaceTooSmall, "face of " + std::to_string(out.quality.face_px) +

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <string>
 #include <torch/script.h>
 #include <vector>
@@ -32,9 +33,11 @@ namespace wtp::serve {
 
 /// One image through detection, quality and alignment.
 struct PreparedFace {
-  QualityResult quality;  ///< refusal kNone = the face passed every check
-  cv::Mat embed_face;     ///< aligned RGB face at the embedding archive's input size
-  cv::Mat live_face;      ///< aligned RGB face at the liveness archive's input size
+  QualityResult quality;            ///< refusal kNone = the face passed every check
+  std::optional<align::Face> face;  ///< the face used (detected, or the tracked one)
+  bool tracked = false;             ///< no face was detected: `track` was used
+  cv::Mat embed_face;               ///< aligned RGB face at the embedding archive's input size
+  cv::Mat live_face;                ///< aligned RGB face at the liveness archive's input size
 };
 
 /// Sharpness (variance of the Laplacian) and brightness (mean grey level) of `bgr` inside
@@ -52,7 +55,9 @@ class FacePipeline {
   explicit FacePipeline(const ServiceOptions& options);
 
   /// Decodes, detects, checks and aligns one image (the faces are empty when refused).
-  PreparedFace prepare(const std::string& bytes);
+  /// When the detector finds no face and `track` is given (the face of the previous frame
+  /// of a sequence), that face is used instead (tracked = true).
+  PreparedFace prepare(const std::string& bytes, const align::Face* track = nullptr);
   /// L2-normalised embeddings float [N, D] of aligned faces (one forward).
   torch::Tensor embed(const std::vector<const cv::Mat*>& faces);
   /// P(eyes closed) float [N] of aligned faces (one forward).

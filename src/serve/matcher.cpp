@@ -67,6 +67,11 @@ torch::Tensor user_distances(const Gallery& gallery, const torch::Tensor& querie
   return out;
 }
 
+std::int64_t user_column(const Gallery& gallery, std::int64_t user) {
+  const auto it = std::lower_bound(gallery.users.begin(), gallery.users.end(), user);
+  return it != gallery.users.end() && *it == user ? it - gallery.users.begin() : -1;
+}
+
 Match best_match(const Gallery& gallery, const torch::Tensor& distances, std::int64_t row,
                  double threshold, double margin) {
   Match match;

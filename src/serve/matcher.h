@@ -43,6 +43,10 @@ Gallery build_gallery(const std::vector<Template>& templates, const std::string&
 /// Requires queries float [N, D] with L2-normalised rows and D = the gallery's.
 torch::Tensor user_distances(const Gallery& gallery, const torch::Tensor& queries);
 
+/// The column of user `user` in user_distances() (-1 when the gallery has no template of
+/// that user). Requires gallery.users in increasing order, as build_gallery() makes them.
+std::int64_t user_column(const Gallery& gallery, std::int64_t user);
+
 /// The outcome of matching one query.
 struct Match {
   std::optional<std::int64_t> user;  ///< the accepted user (empty = not accepted)

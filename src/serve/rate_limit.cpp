@@ -8,9 +8,9 @@
 namespace wtp::serve {
 
 void RateLimitOptions::validate() const {
-  for (double rate : {ip_per_second, login_per_second, user_per_second})
+  for (double rate : {ip_per_second, login_per_second, detect_per_second, user_per_second})
     require(rate > 0, "request rates (*_per_second) must be > 0");
-  for (double burst : {ip_burst, login_burst, user_burst})
+  for (double burst : {ip_burst, login_burst, detect_burst, user_burst})
     require(burst >= 1, "bursts (*_burst) must be >= 1");
   require(lockout_failures >= 1, "lockout_failures must be >= 1");
   require(lockout_window_ms > 0 && lockout_ms > 0, "lockout_window_ms and lockout_ms must be > 0");

@@ -19,6 +19,9 @@ struct RateLimitOptions {
   /// Log-in attempts (challenge, login, verify) per second from one address, and burst.
   double login_per_second = 1.0;
   double login_burst = 10.0;
+  /// Face-box look-ups (the log-in page's preview) per second from one address, and burst.
+  double detect_per_second = 4.0;
+  double detect_burst = 8.0;
   double user_per_second = 0.2;  ///< 1:1 verifications per second of one claimed user
   double user_burst = 5.0;
   int lockout_failures = 5;                         ///< failed log-ins that lock a key out
@@ -33,6 +36,9 @@ struct RateLimitOptions {
     v("login_per_second", login_per_second,
       "log-in attempts (challenge, login, verify, admin log-in) per second from one address");
     v("login_burst", login_burst, "log-in attempts one address may make at once");
+    v("detect_per_second", detect_per_second,
+      "face-box look-ups (the log-in page's preview) per second from one address");
+    v("detect_burst", detect_burst, "face-box look-ups one address may make at once");
     v("user_per_second", user_per_second, "1:1 verifications per second of one claimed user");
     v("user_burst", user_burst, "1:1 verifications of one claimed user at once");
     v("lockout_failures", lockout_failures,

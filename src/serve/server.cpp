@@ -19,24 +19,12 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "serve/request.h"
 
 namespace wtp::serve {
 namespace {
 
 using json = nlohmann::json;
-
-/// An error answered to the client: status, a machine code and a sentence for a person.
-struct HttpError : std::runtime_error {
-  HttpError(int status, std::string code, const std::string& message,
-            std::int64_t retry_after_ms = 0)
-      : std::runtime_error(message),
-        status(status),
-        code(std::move(code)),
-        retry_after_ms(retry_after_ms) {}
-  int status;
-  std::string code;
-  std::int64_t retry_after_ms;
-};
 
 std::int64_t system_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -93,53 +81,9 @@ json key_json(const ApiKey& k) {
           {"revoked_at", k.revoked_at ? json(*k.revoked_at) : json(nullptr)}};
 }
 
-/// The JSON object of a POST body (400 when it is not one).
+/// The JSON object of a POST body (serve/request.h).
 json parse_body(const httplib::Request& req) {
-  const std::string type = req.get_header_value("Content-Type");
-  if (type.rfind("application/json", 0) != 0)
-    throw HttpError(415, "bad_content_type",
-                    "send the body as JSON (Content-Type: application/json)");
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) throw HttpError(400, "bad_json", "the body is not valid JSON");
-  if (!body.is_object()) throw HttpError(400, "bad_json", "the body must be a JSON object");
-  return body;
-}
-
-/// A text field of `body`: required, 1..max_length bytes, no control characters.
-std::string text_field(const json& body, const char* key, std::size_t max_length) {
-  auto it = body.find(key);
-  if (it == body.end() || !it->is_string())
-    throw HttpError(400, "bad_field", std::string("give '") + key + "' as a string");
-  const std::string value = it->get<std::string>();
-  if (value.empty() || value.size() > max_length)
-    throw HttpError(
-        400, "bad_field",
-        std::string("'") + key + "' must have 1 to " + std::to_string(max_length) + " characters");
-  for (unsigned char c : value)
-    if (c < 0x20 || c == 0x7f)
-      throw HttpError(400, "bad_field",
-                      std::string("'") + key + "' may not hold control characters");
-  return value;
-}
-
-std::int64_t int_field(const json& body, const char* key) {
-  auto it = body.find(key);
-  if (it == body.end() || !it->is_number_integer())
-    throw HttpError(400, "bad_field", std::string("give '") + key + "' as an integer");
-  return it->get<std::int64_t>();
-}
-
-/// An integer path or query parameter.
-std::int64_t parse_id(const std::string& text, const char* what) {
-  std::int64_t value = 0;
-  if (text.empty() || text.size() > 18)
-    throw HttpError(400, "bad_parameter", std::string("bad ") + what);
-  for (char c : text) {
-    if (c < '0' || c > '9')
-      throw HttpError(400, "bad_parameter", std::string(what) + " must be a number");
-    value = value * 10 + (c - '0');
-  }
-  return value;
+  return parse_json_body(req.get_header_value("Content-Type"), req.body);
 }
 
 std::string query_day(const httplib::Request& req, const char* key) {
@@ -148,40 +92,6 @@ std::string query_day(const httplib::Request& req, const char* key) {
   if (!value.empty() && !std::regex_match(value, day))
     throw HttpError(400, "bad_parameter", std::string("'") + key + "' must be a date YYYY-MM-DD");
   return value;
-}
-
-/// Decodes one base64 image (an optional data: URL prefix is dropped), checking its size
-/// before decoding.
-std::string decode_image(const json& value, std::int64_t max_bytes, const std::string& what) {
-  if (!value.is_string()) throw HttpError(400, "bad_image", what + " must be a base64 string");
-  const std::string& text = value.get_ref<const std::string&>();
-  std::size_t start = 0;
-  if (text.rfind("data:", 0) == 0) {
-    const auto comma = text.find(',');
-    if (comma == std::string::npos || text.compare(comma - 7, 7, ";base64") != 0)
-      throw HttpError(400, "bad_image",
-                      what + ": a data URL must be base64 (data:image/...;base64,...)");
-    start = comma + 1;
-  }
-  const std::size_t encoded = text.size() - start;
-  if (encoded == 0) throw HttpError(400, "bad_image", what + " is empty");
-  if (static_cast<std::int64_t>(encoded / 4 * 3) > max_bytes + 3)
-    throw HttpError(413, "image_too_large",
-                    what + " is larger than " + std::to_string(max_bytes) + " bytes");
-  std::string out(encoded / 4 * 3 + 3, '\0');
-  std::size_t length = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                        text.data() + start, encoded, nullptr, &length, &end,
-                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      end != text.data() + text.size())
-    throw HttpError(400, "bad_base64", what + " is not valid base64");
-  out.resize(length);
-  if (out.empty()) throw HttpError(400, "bad_image", what + " is empty");
-  if (static_cast<std::int64_t>(out.size()) > max_bytes)
-    throw HttpError(413, "image_too_large",
-                    what + " is larger than " + std::to_string(max_bytes) + " bytes");
-  return out;
 }
 
 /// A CSV cell: quoted, and prefixed with ' when a spreadsheet would read it as a formula.
@@ -311,6 +221,7 @@ struct Server::Impl {
         auth(o.auth, store, clock),
         ip_buckets(o.limits.ip_per_second, o.limits.ip_burst, o.limits.max_entries),
         login_buckets(o.limits.login_per_second, o.limits.login_burst, o.limits.max_entries),
+        detect_buckets(o.limits.detect_per_second, o.limits.detect_burst, o.limits.max_entries),
         user_buckets(o.limits.user_per_second, o.limits.user_burst, o.limits.max_entries),
         lockouts(o.limits.lockout_failures, o.limits.lockout_window_ms, o.limits.lockout_ms,
                  o.limits.max_entries) {
@@ -322,7 +233,7 @@ struct Server::Impl {
   std::shared_ptr<Service> service;
   Clock clock;
   Auth auth;
-  TokenBuckets ip_buckets, login_buckets, user_buckets;
+  TokenBuckets ip_buckets, login_buckets, detect_buckets, user_buckets;
   Lockouts lockouts;
   Metrics metrics;
   httplib::Server http;
@@ -534,24 +445,9 @@ void Server::Impl::add_face_routes() {
   route("POST", "/api/v1/login", "/api/v1/login", Access::kLogin, [this](Context& ctx) {
     check_lockout("ip:" + ctx.ip);
     Service& svc = need_service();
-    const json body = parse_body(ctx.req);
-    const std::string nonce = text_field(body, "nonce", 128);
-    auto frames_it = body.find("frames");
-    if (frames_it == body.end() || !frames_it->is_array())
-      throw HttpError(400, "bad_field", "give 'frames' as a list of {image, t_ms}");
-    const int cap = options.service.max_frames;
-    if (static_cast<int>(frames_it->size()) > cap)
-      throw HttpError(400, "too_many_frames", "send at most " + std::to_string(cap) + " frames");
-    std::vector<Frame> frames;
-    for (std::size_t i = 0; i < frames_it->size(); ++i) {
-      const json& f = (*frames_it)[i];
-      const std::string what = "frame " + std::to_string(i);
-      if (!f.is_object() || !f.contains("image") || !f.contains("t_ms") || !f["t_ms"].is_number())
-        throw HttpError(400, "bad_field", what + " must be {image, t_ms}");
-      frames.push_back(
-          {decode_image(f["image"], options.http.max_image_bytes, what), f["t_ms"].get<double>()});
-    }
-    const LoginResult r = svc.login(nonce, frames);
+    const LoginRequest request = parse_login_request(
+        parse_body(ctx.req), options.service.max_frames, options.http.max_image_bytes);
+    const LoginResult r = svc.login(request.nonce, request.frames);
     const bool matched = r.refusal == Refusal::kNone;
     if (r.refusal == Refusal::kNone || r.refusal == Refusal::kUnknownFace ||
         r.refusal == Refusal::kNoBlink || r.refusal == Refusal::kDifferentPeople)
@@ -584,7 +480,8 @@ void Server::Impl::add_face_routes() {
     check_lockout(key);
     limit(user_buckets, key);
     if (!body.contains("image")) throw HttpError(400, "bad_field", "give 'image' (base64)");
-    const std::string image = decode_image(body["image"], options.http.max_image_bytes, "image");
+    const std::string image =
+        decode_base64_image(body["image"], options.http.max_image_bytes, "image");
     if (!store->find_user(user_id)) throw HttpError(404, "not_found", "no such user");
     const LoginResult r = svc.verify(user_id, image);
     if (r.refusal == Refusal::kBadImage)
@@ -605,12 +502,34 @@ void Server::Impl::add_face_routes() {
          {"message", match ? "the face matches the user" : refusal_message(r.refusal, r.detail)}});
   });
 
+  // The log-in page's face box: where the one face is, or why none is usable. No identity,
+  // no embedding: nothing to learn about enrolled people.
+  route(
+      "POST", "/api/v1/faces/detect", "/api/v1/faces/detect", Access::kPublic,
+      [this](Context& ctx) {
+        limit(detect_buckets, "ip:" + ctx.ip);
+        Service& svc = need_service();
+        const json body = parse_body(ctx.req);
+        if (!body.contains("image")) throw HttpError(400, "bad_field", "give 'image' (base64)");
+        const QualityResult q = svc.check_image(
+            decode_base64_image(body["image"], options.http.max_image_bytes, "image"));
+        if (q.refusal == Refusal::kBadImage)
+          throw HttpError(400, "bad_image", refusal_message(q.refusal, q.detail));
+        json answer = {{"ok", q.refusal == Refusal::kNone},
+                       {"code", config::enum_name(q.refusal)},
+                       {"face", nullptr}};
+        if (q.box)
+          answer["face"] = {
+              {"x", q.box->x}, {"y", q.box->y}, {"width", q.box->width}, {"height", q.box->height}};
+        send_json(ctx.res, 200, answer);
+      });
+
   route("POST", "/api/v1/faces/check", "/api/v1/faces/check", Access::kAdmin, [this](Context& ctx) {
     Service& svc = need_service();
     const json body = parse_body(ctx.req);
     if (!body.contains("image")) throw HttpError(400, "bad_field", "give 'image' (base64)");
     const QualityResult q =
-        svc.check_image(decode_image(body["image"], options.http.max_image_bytes, "image"));
+        svc.check_image(decode_base64_image(body["image"], options.http.max_image_bytes, "image"));
     if (q.refusal == Refusal::kBadImage)
       throw HttpError(400, "bad_image", refusal_message(q.refusal, q.detail));
     const bool ok = q.refusal == Refusal::kNone;
@@ -628,19 +547,10 @@ void Server::Impl::add_face_routes() {
         [this](Context& ctx) {
           Service& svc = need_service();
           const std::int64_t id = parse_id(ctx.req.matches[1], "user id");
-          const json body = parse_body(ctx.req);
-          auto images_it = body.find("images");
-          const int lo = options.service.enrol_min_images, hi = options.service.enrol_max_images;
-          if (images_it == body.end() || !images_it->is_array())
-            throw HttpError(400, "bad_field", "give 'images' as a list of base64 images");
-          if (static_cast<int>(images_it->size()) < lo || static_cast<int>(images_it->size()) > hi)
-            throw HttpError(400, "bad_field",
-                            "send " + std::to_string(lo) + " to " + std::to_string(hi) + " images");
+          const std::vector<std::string> images =
+              parse_enrol_request(parse_body(ctx.req), options.service.enrol_min_images,
+                                  options.service.enrol_max_images, options.http.max_image_bytes);
           if (!store->find_user(id)) throw HttpError(404, "not_found", "no such user");
-          std::vector<std::string> images;
-          for (std::size_t i = 0; i < images_it->size(); ++i)
-            images.push_back(decode_image((*images_it)[i], options.http.max_image_bytes,
-                                          "image " + std::to_string(i)));
           const EnrolResult r = svc.enrol(id, images);
           if (r.refusal != Refusal::kNone) {
             metrics.count_refusal(config::enum_name(r.refusal));

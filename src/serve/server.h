@@ -22,6 +22,9 @@
 ///   DELETE /api/v1/users/{id}         admin  -> 204 (templates deleted, attendance kept)
 ///   POST   /api/v1/users/{id}/faces   admin  {images: [3-5 images]} -> {added} or 422
 ///                                            {error, code, image} (nothing stored)
+///   POST   /api/v1/faces/detect       -      {image} -> {ok, code, face: {x, y, width,
+///                                            height} or null} (the log-in page's face box;
+///                                            its own per-address limit)
 ///   POST   /api/v1/faces/check        admin  {image} -> {ok, code, message, face_px,
 ///                                            sharpness, brightness}
 ///   GET    /api/v1/attendance?user_id=&from=&to=   admin -> {events} (days YYYY-MM-DD)

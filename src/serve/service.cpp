@@ -10,8 +10,10 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "download/md5.h"
 #include "serve/auth.h"
 #include "serve/blink.h"
@@ -28,15 +30,48 @@ std::int64_t system_now_ms() {
       .count();
 }
 
-/// The verification threshold of an embedding archive's meta.json.
-double verification_threshold(const nlohmann::json& meta, const std::string& path) {
+/// The distances a log-in is decided with (see ServiceOptions::match_fmr).
+struct MatchThresholds {
+  double accept = 0.0;  ///< a match is accepted at most this far (the operating point)
+  double frame = 0.0;   ///< every frame must be at most this far from the matched user
+};
+
+/// The thresholds of an embedding archive's meta.json: accept at the operating point of
+/// `options.match_fmr` (verification.operating_points), frames at the accuracy-optimal
+/// verification.threshold (never below accept). UsageError when the archive records no
+/// verification threshold, or operating points without the requested FMR.
+MatchThresholds match_thresholds(const ServiceOptions& options, const nlohmann::json& meta) {
   const auto it = meta.find("verification");
   if (it == meta.end() || !it->is_object() || !(*it)["threshold"].is_number())
-    throw UsageError("embedding model '" + path + "' records no verification threshold (" +
+    throw UsageError("embedding model '" + options.model + "' records no verification threshold (" +
                      (it != meta.end() && it->is_object() ? it->value("reason", "none recorded")
                                                           : std::string("no verification entry")) +
                      "); export it from a run with a validation split (wtp-export --checkpoint)");
-  return (*it)["threshold"].get<double>();
+  const double accuracy_threshold = (*it)["threshold"].get<double>();
+  MatchThresholds t{accuracy_threshold, accuracy_threshold};
+  if (options.match_fmr == 0.0) return t;
+  const auto points = it->find("operating_points");
+  if (points == it->end() || !points->is_array()) {
+    log::warn("embedding model '", options.model,
+              "' records no operating points; matching at its accuracy-optimal threshold ",
+              accuracy_threshold, " instead of FMR ", options.match_fmr,
+              " (export it again with wtp-export --checkpoint)");
+    return t;
+  }
+  std::ostringstream message;
+  message << "service.match_fmr " << options.match_fmr << ": the embedding model '" << options.model
+          << "' records thresholds for FMR";
+  for (const auto& p : *points) {
+    const double target = p.value("fmr_target", -1.0);
+    if (std::abs(target - options.match_fmr) <= 1e-9 * options.match_fmr) {
+      t.accept = p.at("threshold").get<double>();
+      t.frame = std::max(t.frame, t.accept);
+      return t;
+    }
+    message << " " << target;
+  }
+  message << " only; choose one of these (or 0 for its accuracy-optimal threshold)";
+  throw UsageError(message.str());
 }
 
 /// The hysteresis pair: the options when set, else the liveness archive's pair
@@ -121,7 +156,9 @@ std::string describe(Refusal refusal) {
 }
 
 void ServiceOptions::validate() const {
+  require(match_fmr >= 0.0 && match_fmr < 1.0, "service.match_fmr must be in [0, 1)");
   require(margin >= 0.0, "service.margin must be >= 0");
+  require(max_tracked_frames >= 0, "service.max_tracked_frames must be >= 0");
   require(max_pixels >= 1, "service.max_pixels must be >= 1");
   require(min_face_px >= 1, "service.min_face_px must be >= 1");
   require(min_sharpness >= 0.0, "service.min_sharpness must be >= 0");
@@ -172,6 +209,7 @@ struct Service::Impl {
   Clock clock;
   FacePipeline pipeline;
   std::string model_md5;
+  MatchThresholds thresholds;
   Matcher matcher;
   BlinkRule rule;
 
@@ -181,22 +219,22 @@ struct Service::Impl {
         clock(c ? std::move(c) : Clock(system_now_ms)),
         pipeline(o),
         model_md5(download::md5_file(o.model)),
-        matcher(model_md5, pipeline.embedding_dim(),
-                verification_threshold(pipeline.embedding_meta(), o.model), o.margin),
+        thresholds(match_thresholds(o, pipeline.embedding_meta())),
+        matcher(model_md5, pipeline.embedding_dim(), thresholds.accept, o.margin),
         rule(blink_rule(o, pipeline.liveness_meta(), o.liveness)) {}
 
-  /// The log-in's identity decision over every frame's embedding (see login()).
+  /// The log-in's identity decision over every frame's embedding (see login()): the mean
+  /// of the frames' embeddings (re-normalised) is matched 1:N at the accept threshold with
+  /// the margin; then every frame must be within the frame threshold of that user, and no
+  /// frame may match another user on its own.
   LoginResult identify(const torch::Tensor& embeddings) {
     LoginResult result;
     const auto gallery = matcher.refresh(*store);
-    const torch::Tensor d = user_distances(*gallery, embeddings);
-    const auto frames = embeddings.size(0);
-    std::map<std::int64_t, int> votes;
-    for (std::int64_t f = 0; f < frames; ++f) {
-      const Match m = best_match(*gallery, d, f, matcher.threshold(), matcher.margin());
-      if (m.user) ++votes[*m.user];
-    }
-    if (votes.empty()) {
+    const torch::Tensor fused = torch::nn::functional::normalize(
+        embeddings.mean(0, /*keepdim=*/true), torch::nn::functional::NormalizeFuncOptions().dim(1));
+    const Match m =
+        best_match(*gallery, user_distances(*gallery, fused), 0, thresholds.accept, options.margin);
+    if (!m.user) {
       result.refusal = gallery->stale_users.empty() ? Refusal::kUnknownFace : Refusal::kReenrol;
       result.detail = gallery->stale_users.empty()
                           ? "no enrolled user is close enough"
@@ -204,23 +242,19 @@ struct Service::Impl {
                             "enrolled with an older model must enrol again";
       return result;
     }
-    if (votes.size() > 1) {
-      result.refusal = Refusal::kDifferentPeople;
-      result.detail = "the frames match " + std::to_string(votes.size()) + " different users";
-      return result;
-    }
-    const std::int64_t user = votes.begin()->first;
-    std::int64_t column = 0;
-    while (gallery->users[static_cast<std::size_t>(column)] != user) ++column;
-    const torch::Tensor to_user = d.select(1, column);
-    for (std::int64_t f = 0; f < frames; ++f)
-      if (to_user[f].item<double>() > matcher.threshold()) {
+    const torch::Tensor d = user_distances(*gallery, embeddings);
+    const std::int64_t column = user_column(*gallery, *m.user);
+    for (std::int64_t f = 0; f < d.size(0); ++f) {
+      const Match frame = best_match(*gallery, d, f, thresholds.accept, options.margin);
+      const bool other_user = frame.user && *frame.user != *m.user;
+      if (other_user || d[f][column].item<double>() > thresholds.frame) {
         result.refusal = Refusal::kDifferentPeople;
         result.detail = "frame " + std::to_string(f) + " does not match the person of the others";
         return result;
       }
-    result.distance = to_user.mean().item<double>();
-    result.user = store->find_user(user);
+    }
+    result.distance = m.distance;
+    result.user = store->find_user(*m.user);
     if (!result.user) {  // deleted since the gallery was built
       result.refusal = Refusal::kUnknownFace;
       result.detail = "no enrolled user is close enough";
@@ -316,11 +350,15 @@ LoginResult Service::login(const std::string& nonce, const std::vector<Frame>& f
   if (!timing.empty()) return refuse(Refusal::kBadTiming, timing);
 
   std::vector<PreparedFace> faces;
+  int tracked_in_a_row = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {
-    faces.push_back(impl.pipeline.prepare(frames[i].bytes));
+    const align::Face* track =
+        i > 0 && tracked_in_a_row < o.max_tracked_frames ? &*faces.back().face : nullptr;
+    faces.push_back(impl.pipeline.prepare(frames[i].bytes, track));
     if (faces.back().quality.refusal != Refusal::kNone)
       return refuse(faces.back().quality.refusal,
                     "frame " + std::to_string(i) + ": " + faces.back().quality.detail);
+    tracked_in_a_row = faces.back().tracked ? tracked_in_a_row + 1 : 0;
   }
   std::vector<const cv::Mat*> embed_faces, live_faces;
   for (const auto& f : faces) {
@@ -355,9 +393,7 @@ LoginResult Service::verify(std::int64_t user_id, const std::string& image) {
     result.detail = "the user's templates were made by another model";
     return result;
   }
-  std::int64_t column = -1;
-  for (std::size_t u = 0; u < gallery->users.size(); ++u)
-    if (gallery->users[u] == user_id) column = static_cast<std::int64_t>(u);
+  const std::int64_t column = user_column(*gallery, user_id);
   if (column < 0) {
     result.refusal = Refusal::kUnknownFace;
     result.detail = "the user has no enrolled face";

@@ -59,8 +59,14 @@ struct ServiceOptions {
   std::string model;              ///< embedding archive (wtp-export --what embedding)
   std::string liveness;           ///< eye-state archive (wtp-export --what liveness)
   std::string detector = "haar";  ///< "haar", an MTCNN weights folder or a detector archive
-  /// Accept a match when its distance is below the archive's verification threshold and the
-  /// best user beats the second-best user by at least this much (distance).
+  /// The false match rate the log-in operates at: a match is accepted when its distance is
+  /// at most the embedding archive's threshold for this FMR (meta.json
+  /// verification.operating_points, chosen on validation pairs at export; one of 1e-2,
+  /// 1e-3, 1e-4) and the best user beats the second-best by `margin`. 0, or an archive
+  /// without operating points: the archive's accuracy-optimal verification threshold.
+  double match_fmr = 1e-3;
+  /// Accept a match only when the best user beats the second-best user by at least this
+  /// much (distance).
   double margin = 0.05;
   std::int64_t max_pixels = 4096 * 4096;  ///< decoded pixel cap (decompression bombs)
   int min_face_px = 40;                   ///< smallest face box side accepted
@@ -73,6 +79,9 @@ struct ServiceOptions {
   std::int64_t cue_max_ms = 2000;  ///< latest cue
   int min_frames = 10;
   int max_frames = 40;
+  /// Log-in frames in a row in which the detector may miss the face (e.g. during the blink)
+  /// and the previous frame's face box is used instead; the frame must still match the user.
+  int max_tracked_frames = 2;
   double min_fps = 8.0;
   /// Eye-state hysteresis: a frame is "closed" when P(closed) >= closed_threshold and "open"
   /// when P(closed) <= open_threshold; frames in between count as neither. Negative = take
@@ -91,6 +100,9 @@ struct ServiceOptions {
     v("model", model, "embedding archive (wtp-export --what embedding)");
     v("liveness", liveness, "eye-state archive (wtp-export --what liveness)");
     v("detector", detector, "haar, an MTCNN weights directory or an MTCNN detector archive");
+    v("match_fmr", match_fmr,
+      "false match rate of the accept threshold: 1e-2, 1e-3 or 1e-4 (0: the archive's "
+      "accuracy-optimal threshold)");
     v("margin", margin, "the best user must beat the second-best by this distance");
     v("max_pixels", max_pixels, "decoded pixel cap per image (decompression bombs)");
     v("min_face_px", min_face_px, "smallest face box side accepted, pixels");
@@ -103,6 +115,8 @@ struct ServiceOptions {
     v("cue_max_ms", cue_max_ms, "latest blink cue after the challenge (ms)");
     v("min_frames", min_frames, "fewest frames a log-in sends");
     v("max_frames", max_frames, "most frames a log-in sends");
+    v("max_tracked_frames", max_tracked_frames,
+      "log-in frames in a row without a detected face that take the previous frame's box");
     v("min_fps", min_fps, "lowest mean frame rate of a log-in");
     v("open_threshold", open_threshold,
       "eyes open iff P(closed) <= this (negative: from the liveness archive)");
@@ -153,11 +167,17 @@ struct EnrolResult {
 };
 
 /// The quality verdict of one image (enrolment preview).
+/// A face's box in image pixels.
+struct FaceBox {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
 struct QualityResult {
   Refusal refusal = Refusal::kNone;
   std::string detail;  ///< why it was refused, in words
   double sharpness = 0.0, brightness = 0.0;
   int face_px = 0;
+  std::optional<FaceBox> box;  ///< the one face found (also when it failed a quality check)
 };
 
 class Service {

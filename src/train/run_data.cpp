@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "align/align_folder.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "data/dataset_registry.h"
@@ -15,6 +16,12 @@ RunData load_run_data(const TrainConfig& cfg, const fs::path& split_file, bool r
   if (cfg.synth && !fs::exists(fs::path(cfg.synth->out) / "landmarks.csv")) {
     log::info("generating synthetic data in ", cfg.synth->out);
     synth::run_synth(*cfg.synth);
+  }
+  if (cfg.align) {
+    const align::AlignSummary s = align::run_align(*cfg.align);
+    if (s.processed > 0)
+      log::info("aligned ", s.processed, " images of ", cfg.align->input, " into ",
+                cfg.align->output, " (", s.with_face, " with a face)");
   }
   data::Dataset source = data::load_dataset(cfg.data.dataset);
   data::Split split;

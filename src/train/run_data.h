@@ -18,11 +18,11 @@ struct RunData {
 };
 
 /// Loads the run's datasets. Generates the synthetic data first when `cfg.synth` asks for
-/// it and it is absent. If `split_file` exists and `reuse_split` is set, the split is read
-/// from it (UsageError if it names images the dataset lacks); otherwise it is drawn from
-/// `cfg.data.split` and written there. Training identities with fewer than
-/// `cfg.data.min_images` images are dropped. Throws UsageError when the training split is
-/// empty.
+/// it and it is absent, then aligns `cfg.align`'s folder (resuming an earlier alignment). If
+/// `split_file` exists and `reuse_split` is set, the split is read from it (UsageError if it names
+/// images the dataset lacks); otherwise it is drawn from `cfg.data.split` and written there.
+/// Training identities with fewer than `cfg.data.min_images` images are dropped. Throws UsageError
+/// when the training split is empty.
 RunData load_run_data(const TrainConfig& cfg, const std::filesystem::path& split_file,
                       bool reuse_split);
 

@@ -71,6 +71,7 @@ TrainConfig decode_train_config(const config::Node& node) {
   auto cfg = config::decode<TrainConfig>(node);
   if (cfg.synth && cfg.synth->out.empty())
     throw ConfigError("synth.out must name the folder of the synthetic data");
+  if (cfg.align) cfg.align->validate();
   // Every component decodes strictly now, so a misspelt option fails before any data is
   // read or any step is trained. The resolved config gets their defaults filled in.
   data::DatasetRegistry datasets("dataset");

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "align/align_folder.h"
 #include "core/config.h"
 #include "data/split.h"
 #include "data/transforms.h"
@@ -166,13 +167,15 @@ struct TrainConfig {
   std::string device = "cpu";                ///< cpu | cuda | cuda:N
   std::string out = "runs/run";              ///< run directory
   std::optional<synth::SynthOptions> synth;  ///< generate synthetic data first if absent
-  DataOptions data;                          ///< datasets, splits, transforms, loader
-  config::Component model;                   ///< model (registry name + options)
-  InitOptions init;                          ///< initial weights
-  std::vector<StageOptions> stages;          ///< training stages, in order
-  ValidationOptions validation;              ///< validation (and test) evaluation
-  bool test = true;                          ///< evaluate the test split at the end
-  ExportOptions export_;                     ///< TorchScript export at the end (`export`)
+  /// Align a folder tree first (after synth), as wtp-align does; resumes an earlier run.
+  std::optional<align::AlignRunOptions> align;
+  DataOptions data;                  ///< datasets, splits, transforms, loader
+  config::Component model;           ///< model (registry name + options)
+  InitOptions init;                  ///< initial weights
+  std::vector<StageOptions> stages;  ///< training stages, in order
+  ValidationOptions validation;      ///< validation (and test) evaluation
+  bool test = true;                  ///< evaluate the test split at the end
+  ExportOptions export_;             ///< TorchScript export at the end (`export`)
 
   template <class V>
   void visit(V& v) {
@@ -180,6 +183,8 @@ struct TrainConfig {
     v("device", device, "cpu | cuda | cuda:N");
     v("out", out, "run directory");
     v("synth", synth, "generate wtp-synth data first when synth.out has none");
+    v("align", align,
+      "align a folder tree first, after synth (wtp-align's options; resumes an earlier run)");
     v("data", data, "datasets, splits, transforms and loader");
     v("model", model, "model: registry name and options (num_classes: auto = train classes)");
     v("init", init, "initial weights from a checkpoint");

@@ -195,6 +195,23 @@ await scenario("admin_enrols_employee", "employee_still", async (page) => {
   if (docs) await page.screenshot({ path: path.join(docs, "admin.png"), fullPage: true });
 });
 
+await scenario("face_box_on_preview", "employee_still", async (page) => {
+  await page.goto(`${base}/`);
+  await expectVisible(page, "#face-box");
+  await expectVisible(page, "#face-status", "Face found.");
+  // The box lies on the face: inside the video, around its centre (the clip's face is
+  // centred), and not the whole frame.
+  const video = await page.locator("#video").boundingBox();
+  const box = await page.locator("#face-box").boundingBox();
+  check(box.x >= video.x - 1 && box.y >= video.y - 1 &&
+        box.x + box.width <= video.x + video.width + 1 &&
+        box.y + box.height <= video.y + video.height + 1, "the face box leaves the video");
+  const cx = box.x + box.width / 2 - (video.x + video.width / 2);
+  check(Math.abs(cx) < video.width * 0.15, `the face box is off centre by ${cx} px`);
+  check(box.height < video.height * 0.9, "the face box covers the whole frame");
+  if (docs) await page.screenshot({ path: path.join(docs, "login_preview.png"), fullPage: true });
+});
+
 await scenario("employee_logs_in_with_blink", "employee_blink", async (page) => {
   const text = await employeeLogin(page);
   check(/Welcome, Ada <b>Lovelace<\/b>/.test(text), `expected a welcome, got: ${text}`);

@@ -75,6 +75,21 @@ TEST_CASE("roc: ties count one half (trapezoid over tied groups)", "[eval][roc]"
   CHECK(equal_error_rate(roc) == Approx(2.0 / 7.0));
   CHECK(tar_at_far(roc, 1e-2) == Approx(1.0 / 3.0));
   CHECK(tar_at_far(roc, 0.5) == 1.0);
+  // Operating points: FAR 0 is reached accepting distances <= 0.1 (TAR 1/3); FAR 1/2 at
+  // 0.5 (the tied group comes in whole); below every point's FAR only the origin, whose
+  // threshold accepts nothing.
+  const OperatingPoint strict = operating_point_at_far(roc, 0.0);
+  CHECK(strict.threshold == 0.1);
+  CHECK(strict.far == 0.0);
+  CHECK(strict.tar == Approx(1.0 / 3.0));
+  const OperatingPoint half = operating_point_at_far(roc, 0.5);
+  CHECK(half.threshold == 0.5);
+  CHECK(half.tar == 1.0);
+  CHECK(operating_point_at_far(roc, 0.49).threshold == 0.1);
+  const OperatingPoint none = operating_point_at_far(
+      roc_curve(std::vector<double>{0.1, 0.2}, {0, 1}, ScoreOrder::kLowerIsPositive), 0.0);
+  CHECK(none.tar == 0.0);
+  CHECK(std::isinf(none.threshold));
 }
 
 TEST_CASE("roc: AUC equals the brute-force Mann-Whitney statistic with ties", "[eval][roc]") {

@@ -94,6 +94,24 @@ TEST_CASE("a trained run exports at the end, then wtp-export and wtp-eval --mode
     const auto thresholds = valid_thresholds(run / "metrics.csv");
     REQUIRE(thresholds.size() == 1);  // one epoch validated
     CHECK(meta["verification"]["threshold"].get<double>() == thresholds[0]);
+    // The operating points on every validation pair: each within its FMR target, stricter
+    // targets at smaller distances.
+    const auto& points = meta["verification"]["operating_points"];
+    INFO(meta["verification"].dump());
+    REQUIRE(points.is_array());
+    REQUIRE_FALSE(points.empty());
+    double previous_target = 1.0, previous_threshold = 3.0;
+    for (const auto& p : points) {
+      CHECK(p["fmr"].get<double>() <= p["fmr_target"].get<double>());
+      CHECK(p["fnmr"].get<double>() >= 0.0);
+      CHECK(p["fnmr"].get<double>() <= 1.0);
+      CHECK(p["fmr_target"].get<double>() < previous_target);
+      CHECK(p["threshold"].get<double>() <= previous_threshold);
+      previous_target = p["fmr_target"].get<double>();
+      previous_threshold = p["threshold"].get<double>();
+    }
+    CHECK_THAT(meta["verification"]["operating_points_source"].get<std::string>(),
+               Contains("impostor pairs"));
     CHECK(ex::validation_threshold(run / "metrics.csv", "only", 1) == thresholds[0]);
     CHECK_FALSE(ex::validation_threshold(run / "metrics.csv", "only", 2).has_value());
     CHECK_FALSE(ex::validation_threshold(run / "missing.csv", "only", 1).has_value());

@@ -168,6 +168,20 @@ def main():
         put("image", "rgb.png", png_bytes(4, 3, 3))
         put("image", "rgba.png", png_bytes(3, 3, 4))
         put("image", "rgb.bmp", bmp_bytes(3, 2))
+
+        # wtp-serve request bodies: a log-in with PNG and JPEG frames (one as a data URL),
+        # an enrolment, bad base64, a data URL without ;base64, too many frames.
+        import base64
+        import json
+        b64 = lambda data: base64.b64encode(data).decode()
+        png = png_bytes(4, 3, 3)
+        frames = [{"image": b64(png), "t_ms": 0},
+                  {"image": "data:image/jpeg;base64," + b64(jpeg[:600]), "t_ms": 100.5}]
+        put("request", "login.json", json.dumps({"nonce": "n" * 43, "frames": frames}))
+        put("request", "enrol.json", json.dumps({"images": [b64(png)] * 3 + [b64(jpeg[:300])]}))
+        put("request", "bad_base64.json", json.dumps({"nonce": "x", "frames": [{"image": "@@@", "t_ms": 1}]}))
+        put("request", "data_url.json", json.dumps({"images": ["data:,AAAA", "data:image/png;base64,"]}))
+        put("request", "many_frames.json", json.dumps({"nonce": "x", "frames": [{"image": "AAAA", "t_ms": i} for i in range(41)]}))
     finally:
         shutil.rmtree(synth)
 

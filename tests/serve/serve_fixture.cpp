@@ -32,11 +32,14 @@ class FileLock {
   int fd_;
 };
 
-void train(const std::string& args) {
-  const CommandResult r = run_command((bin_dir() / "wtp-train").string() +
-                                      " --threads 1 --log-level warn " + args + " 2>&1");
+/// Trains tests/serve/`recipe` in `dir` (its relative paths resolve there).
+void train(const fs::path& dir, const fs::path& recipe) {
+  const CommandResult r =
+      run_command("cd '" + dir.string() + "' && " + (bin_dir() / "wtp-train").string() +
+                  " --threads 1 --log-level warn --config '" + recipe.string() + "' 2>&1");
   if (r.status != 0)
-    throw std::runtime_error("serve fixture: wtp-train " + args + " failed:\n" + r.output);
+    throw std::runtime_error("serve fixture: wtp-train --config " + recipe.string() + " failed:\n" +
+                             r.output);
 }
 
 }  // namespace
@@ -46,25 +49,20 @@ std::optional<ServeArchives> serve_archives(std::string& why) {
     why = "wtp-train is not built (cmake --build build --target wtp-train)";
     return std::nullopt;
   }
-  const fs::path recipes = source_dir() / "tests" / "serve";
+  const fs::path source = source_dir() / "tests" / "serve";
   const fs::path dir = bin_dir().parent_path() / "serve_fixture";
   fs::create_directories(dir);
   FileLock lock(dir / "lock");
   ServeArchives archives{dir / "embedding" / "model.ts", dir / "liveness" / "model.ts"};
-  const std::string stamp = download::md5_hex(read_file(recipes / "fixture_embedding.yaml") +
-                                              read_file(recipes / "fixture_liveness.yaml"));
+  const fs::path recipes[] = {source / "fixture_embedding.yaml", source / "fixture_liveness.yaml"};
+  const std::string stamp = download::md5_hex(read_file(recipes[0]) + read_file(recipes[1]));
   if (fs::exists(dir / "stamp") && read_file(dir / "stamp") == stamp &&
       fs::exists(archives.model) && fs::exists(archives.liveness))
     return archives;
-  for (const char* sub : {"embedding", "liveness", "synth", "synth_cew", "stamp"})
-    fs::remove_all(dir / sub);
-  const std::string d = dir.string();
-  train("--config " + (recipes / "fixture_embedding.yaml").string() + " --set out=" + d +
-        "/embedding --set synth.out=" + d + "/synth --set data.dataset.root=" + d +
-        "/synth/celeba");
-  train("--config " + (recipes / "fixture_liveness.yaml").string() + " --set out=" + d +
-        "/liveness --set synth.out=" + d + "/synth_cew --set data.dataset.root=" + d +
-        "/synth_cew/cew");
+  fs::remove(dir / "stamp");
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename() != "lock") fs::remove_all(entry.path());
+  for (const auto& recipe : recipes) train(dir, recipe);
   std::ofstream(dir / "stamp") << stamp;
   return archives;
 }

@@ -1,7 +1,8 @@
 #pragma once
 /// The archives the service tests run on: a small embedding model and an eye-state model
 /// trained by wtp-train from tests/serve/fixture_{embedding,liveness}.yaml on wtp-synth
-/// data, built once per build tree (build/serve_fixture) and rebuilt when a recipe changes.
+/// people aligned as the service aligns them (the recipes' synth: and align: steps), built
+/// once per build tree (build/serve_fixture) and rebuilt when a recipe changes.
 /// Concurrent test processes wait for the first one to finish (a file lock).
 #include <cstdint>
 #include <filesystem>

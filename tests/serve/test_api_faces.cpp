@@ -196,7 +196,9 @@ void blink_login(const std::string& url, const ServeOptions& base) {
   // Metrics count the decisions and the liveness failure; no template anywhere in the API.
   const std::string metrics = c.Get("/metrics")->body;
   CHECK(metrics.find("wtp_liveness_failures_total 1") != std::string::npos);
-  CHECK(metrics.find("wtp_refusals_total{reason=\"unknown_face\"} 1") != std::string::npos);
+  // unknown_face: the stranger's log-in and the 1:1 check of Alice's still against Bob.
+  CHECK(metrics.find("wtp_refusals_total{reason=\"unknown_face\"} 2") != std::string::npos);
+  CHECK(metrics.find("wtp_refusals_total{reason=\"different_people\"} 1") != std::string::npos);
   auto users = c.Get("/api/v1/users", s.headers(false));
   CHECK(users->body.find("embedding") == std::string::npos);
   CHECK(body_json(users)["users"][0]["templates"] == 4);
@@ -204,7 +206,7 @@ void blink_login(const std::string& url, const ServeOptions& base) {
 FACES_TEST(
     "log-in with a blink: the right user and an attendance row; no blink, replay, "
     "stranger and mixed people refused",
-    "[.needs_better_fixture]", blink_login)
+    "", blink_login)
 
 /// A PNG that declares `side` x `side` pixels of one grey level: a few kB that decode to
 /// side^2 bytes (a decompression bomb).
@@ -276,6 +278,66 @@ void bad_images(const std::string& url, const ServeOptions& options) {
 }
 FACES_TEST("truncated JPEG, zero bytes, non-image, PNG bomb, bad base64 -> 400 with a message", "",
            bad_images)
+
+TEST_CASE("the log-in page's face box: where the face is, no identity, its own rate limit",
+          "[api][faces][sqlite]") {
+  auto options = fixture_options();
+  if (!options) return;
+  options->limits.detect_burst = 3;
+  options->limits.detect_per_second = 0.001;
+  auto db = sqlite_test_db();
+  ApiServer api(db.url, *options, ApiServer::Models::kLoad);
+  auto c = api.client();  // no session, no key: the route is public
+  wtp::synth::EnrolOptions o;
+  o.seed = kSynthSeed;
+  o.identity = kAlice;
+  o.images = 1;
+  o.size = kSize;
+  const auto still = wtp::synth::render_enrolment(o).front();
+  auto r = c.Post("/api/v1/faces/detect", json({{"image", base64(encode(still.image))}}).dump(),
+                  "application/json");
+  REQUIRE(r);
+  INFO(r->body);
+  REQUIRE(r->status == 200);
+  json face = body_json(r);
+  CHECK(face["ok"] == true);
+  CHECK(face["code"] == "none");
+  // The box holds both eyes of the rendered face, inside the image; nothing else is said.
+  const json box = face["face"];
+  const int x = box["x"], y = box["y"], w = box["width"], h = box["height"];
+  CHECK(x >= 0);
+  CHECK(y >= 0);
+  CHECK(x + w <= kSize);
+  CHECK(y + h <= kSize);
+  for (const cv::Point2d& eye : {still.left_eye, still.right_eye}) {
+    CHECK(eye.x > x);
+    CHECK(eye.x < x + w);
+    CHECK(eye.y > y);
+    CHECK(eye.y < y + h);
+  }
+  CHECK(face.size() == 3);  // ok, code, face: no user, no distance, no template
+
+  // A grey frame: no face, no box.
+  r = c.Post("/api/v1/faces/detect",
+             json({{"image", base64(encode(cv::Mat(kSize, kSize, CV_8UC3, cv::Scalar::all(128))))}})
+                 .dump(),
+             "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(body_json(r)["code"] == "no_face");
+  CHECK(body_json(r)["face"].is_null());
+
+  // Not an image: 400. Then the burst of 3 is spent: 429 with Retry-After.
+  r = c.Post("/api/v1/faces/detect", json({{"image", base64("not an image")}}).dump(),
+             "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  r = c.Post("/api/v1/faces/detect", json({{"image", base64(encode(still.image))}}).dump(),
+             "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 429);
+  CHECK(std::stoi(r->get_header_value("Retry-After")) > 0);
+}
 
 void brute_force_login(const std::string& url, const ServeOptions& base) {
   ServeOptions options = base;

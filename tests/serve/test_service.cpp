@@ -114,10 +114,7 @@ struct Fixture {
 
 }  // namespace
 
-// Hidden until the fixture models are stronger: with today's fixture the eye-state archive
-// does not see this clip's blink (kNoBlink), so the happy path cannot pass yet.
-TEST_CASE("enrol, then log in with a blink: the right user and attendance",
-          "[serve][service][.needs_better_fixture]") {
+TEST_CASE("enrol, then log in with a blink: the right user and attendance", "[serve][service]") {
   REQUIRE_ARCHIVES(archives);
   Fixture fx(*archives);
   const auto alice = fx.enrol("E1", kAnn);
@@ -177,9 +174,37 @@ TEST_CASE("log-in refusals: no blink, blink before the cue, other people", "[ser
   CHECK(fx.store->attendance(std::nullopt, "", "").empty());
 }
 
-// Hidden until the fixture models are stronger: today's small embedding archive matches the
-// unenrolled person 7 to an enrolled user.
-TEST_CASE("an unenrolled person is unknown", "[serve][service][.needs_better_fixture]") {
+TEST_CASE("frames without a detected face take the previous box and must still match",
+          "[serve][service]") {
+  REQUIRE_ARCHIVES(archives);
+  Fixture fx(*archives);
+  fx.enrol("E1", kAnn);
+  cv::Mat noise(kSize, kSize, CV_8UC3);
+  cv::theRNG().state = 7;
+  cv::randu(noise, cv::Scalar::all(60), cv::Scalar::all(200));
+  // Ann's blink clip with noise (no face) in frames `noisy`; the refusal and its detail.
+  const auto login_with_noise = [&](std::initializer_list<int> noisy) {
+    auto frames = clip(kAnn, 1, true);
+    for (const int f : noisy) frames[static_cast<std::size_t>(f)] = noise;
+    const LoginResult r = fx.login(frames);
+    INFO(r.detail);
+    return std::make_pair(r.refusal, r.detail);
+  };
+  // Two frames in a row: tracked, and refused because they are not the person.
+  auto [refusal, detail] = login_with_noise({3, 4});
+  CHECK(refusal == Refusal::kDifferentPeople);
+  CHECK_THAT(detail, Contains("frame 3"));
+  // More than max_tracked_frames in a row: no face.
+  std::tie(refusal, detail) = login_with_noise({3, 4, 5});
+  CHECK(refusal == Refusal::kNoFace);
+  CHECK_THAT(detail, Contains("frame 5"));
+  // The first frame has nothing to track.
+  std::tie(refusal, detail) = login_with_noise({0});
+  CHECK(refusal == Refusal::kNoFace);
+  CHECK_THAT(detail, Contains("frame 0"));
+}
+
+TEST_CASE("an unenrolled person is unknown", "[serve][service]") {
   REQUIRE_ARCHIVES(archives);
   Fixture fx(*archives);
   fx.enrol("E1", kAnn);
@@ -367,6 +392,13 @@ TEST_CASE("the service refuses missing or wrong archives and bad options", "[ser
   o.timezone = "UTC";
   o.open_threshold = 0.2;  // without closed_threshold
   CHECK_THROWS_AS(Service(o, store), wtp::UsageError);
+  o.open_threshold = -1.0;
+  o.match_fmr = 0.05;  // the archive records 1e-2, 1e-3 and 1e-4
+  CHECK_THROWS_WITH(Service(o, store), Contains("match_fmr 0.05") && Contains("0.001"));
+  o.match_fmr = 1.5;
+  CHECK_THROWS_WITH(Service(o, store), Contains("match_fmr must be in [0, 1)"));
+  o.match_fmr = 1e-2;
+  CHECK_NOTHROW(Service(o, store));
 }
 
 TEST_CASE("attendance days are local days of the configured time zone", "[serve][service]") {

@@ -1,6 +1,8 @@
 // The employees' log-in page: camera preview, then the server's blink
 // challenge: ask for a nonce, cue the blink when the server said, capture frames at the rate
 // it requires, send them, show who was recognised and the attendance event (or why not).
+// While idle, a face box follows the face on the preview (the server's detector, a few
+// small frames per second).
 import { call, ApiError, snapshot, startCamera, sleep, say } from "./api.js";
 
 const video = document.getElementById("video");
@@ -32,6 +34,51 @@ function reasonOf(error) {
   return error.message;
 }
 
+/** Face-box look-ups: a 320-pixel frame about every 400 ms while no log-in runs. */
+const DETECT_WIDTH = 320;
+const DETECT_PERIOD_MS = 400;
+let busy = false;
+
+/** Where the video's frame is drawn inside its element (object-fit: contain). */
+function videoFrameRect() {
+  const w = video.clientWidth, h = video.clientHeight;
+  const scale = Math.min(w / video.videoWidth, h / video.videoHeight);
+  return { scale, left: (w - video.videoWidth * scale) / 2, top: (h - video.videoHeight * scale) / 2 };
+}
+
+function drawFaceBox(face, ok, sentScale) {
+  const box = document.getElementById("face-box");
+  if (!face) {
+    box.hidden = true;
+    return;
+  }
+  const r = videoFrameRect();
+  const s = r.scale / sentScale;
+  box.style.left = `${r.left + face.x * s}px`;
+  box.style.top = `${r.top + face.y * s}px`;
+  box.style.width = `${face.width * s}px`;
+  box.style.height = `${face.height * s}px`;
+  box.classList.toggle("warn", !ok);
+  box.hidden = false;
+}
+
+async function followFace() {
+  for (;;) {
+    await sleep(DETECT_PERIOD_MS);
+    if (busy || !video.videoWidth) continue;
+    const sentScale = Math.min(1, DETECT_WIDTH / video.videoWidth);
+    try {
+      const answer = await call("POST", "/api/v1/faces/detect", { image: snapshot(video, DETECT_WIDTH) });
+      if (busy) continue;
+      drawFaceBox(answer.face, answer.ok, sentScale);
+      say("face-status", answer.ok ? "Face found." : REASONS[answer.code] || "");
+    } catch (e) {
+      drawFaceBox(null);
+      if (e instanceof ApiError && e.status === 429) await sleep(1000 * (e.retryAfter || 1));
+    }
+  }
+}
+
 function showResult(ok, title, detail) {
   const box = document.getElementById("result");
   box.hidden = false;
@@ -47,6 +94,9 @@ function timeOf(ms) {
 
 /** One log-in attempt. */
 async function login() {
+  busy = true;
+  drawFaceBox(null);
+  say("face-status", "");
   startButton.disabled = true;
   document.getElementById("result").hidden = true;
   try {
@@ -82,6 +132,7 @@ async function login() {
     cue.hidden = true;
     say("progress", "");
     startButton.disabled = false;
+    busy = false;
   }
 }
 
@@ -91,5 +142,6 @@ startCamera(video)
   .then(() => {
     say("camera-status", "Camera ready.");
     startButton.disabled = false;
+    followFace();
   })
   .catch((e) => say("camera-status", e.message));
