@@ -6,6 +6,7 @@
 // does. Not a test (it needs trained archives); prints markdown tables and JSON.
 //
 //   bench_serve_liveness MODEL.ts LIVENESS.ts [people 12] [takes 3] [seed 2000] [size 128]
+//                        [match_fmr 1e-3]
 //
 // People: identities of the wtp-synth dataset with `seed` (choose one the archives never
 // saw) whose enrolment stills the service accepts; the first half are enrolled (4 stills
@@ -131,7 +132,7 @@ int main(int argc, char** argv) {
     if (argc < 3) {
       std::fprintf(stderr,
                    "usage: bench_serve_liveness MODEL.ts LIVENESS.ts [people] [takes] [seed] "
-                   "[size]\n");
+                   "[size] [match_fmr]\n");
       return 2;
     }
     set_threads(1);
@@ -147,6 +148,7 @@ int main(int argc, char** argv) {
     serve::ServiceOptions options;
     options.model = argv[1];
     options.liveness = argv[2];
+    if (argc > 7) options.match_fmr = std::stod(argv[7]);
     b.service_debounce = options.attendance_debounce_ms + 1000;
     b.service = std::make_unique<serve::Service>(options, store, [&b] { return b.now; });
 
@@ -204,8 +206,9 @@ int main(int argc, char** argv) {
                   reasons.empty() ? "-" : reasons.c_str());
     };
     std::printf(
-        "people: %zu enrolled, %zu never enrolled (%d skipped: stills refused); %d takes\n\n",
-        enrolled.size(), strangers.size(), skipped, takes);
+        "people: %zu enrolled, %zu never enrolled (%d skipped: stills refused); %d takes; "
+        "match_fmr %g\n\n",
+        enrolled.size(), strangers.size(), skipped, takes, options.match_fmr);
     std::printf(
         "| presentation | measure | rate | presentations | refusals |\n|---|---|---|---|---|\n");
     row("bona fide (blink after the cue)", "BPCER", bona_fide, false);

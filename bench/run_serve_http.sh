@@ -24,16 +24,18 @@ done
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
 mkdir -p "$work"
 echo "work dir: $work; load before: $(uptime)" >&2
-# A synthetic person the models never saw (as in the service tests), 128 px, 10 fps.
-"$build/bin/wtp-synth" enrol --out "$work/enrol" --seed 1000 --identity 0 --images 4 --size 128 \
+# A synthetic person the models never saw whom Haar finds (tests/serve/serve_fixture.h
+# kPeople), 128 px, 10 fps.
+"$build/bin/wtp-synth" enrol --out "$work/enrol" --seed 1000 --identity 1 --images 4 --size 128 \
   --overwrite >/dev/null
-"$build/bin/wtp-synth" clip --out "$work/clip" --seed 1000 --identity 0 --take 1 --frames 15 \
+"$build/bin/wtp-synth" clip --out "$work/clip" --seed 1000 --identity 1 --take 1 --frames 15 \
   --fps 10 --blink-at 7 --size 128 --overwrite >/dev/null
 
-pg_pid=""
 cleanup() {
   [[ -n "${serve_pid:-}" ]] && kill "$serve_pid" 2>/dev/null || true
-  if [[ -n "$pg_pid" ]]; then runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$work/pg" -m fast stop >/dev/null || true; fi
+  if [[ -f "$work/pg/postmaster.pid" ]]; then
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$work/pg" -m fast stop >/dev/null || true
+  fi
 }
 trap cleanup EXIT
 
@@ -41,12 +43,12 @@ db_url() {
   case "$1" in
     sqlite) rm -f "$work/bench.db"*; echo "sqlite:$work/bench.db" ;;
     postgres)
-      if [[ -z "$pg_pid" ]]; then
+      # db_url runs in a subshell: the server's own files say whether it runs.
+      if [[ ! -f "$work/pg/postmaster.pid" ]]; then
         mkdir -p "$work/pg"; chown postgres "$work/pg"; chmod 700 "$work/pg"
         runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$work/pg" -A trust -U postgres >/dev/null
-        runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$work/pg" -l "$work/pg.log" \
+        runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$work/pg" -l "$work/pg/server.log" \
           -o "-k $work/pg -c listen_addresses=''" -w start >/dev/null
-        pg_pid=started
       fi
       local name="bench$RANDOM"
       runuser -u postgres -- psql -h "$work/pg" -U postgres -q -c "CREATE DATABASE $name" >/dev/null
@@ -80,7 +82,7 @@ print(json.dumps({"images": [base64.b64encode(open(f,"rb").read()).decode() for 
     curl -sf -b "$work/jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
       -d @"$work/enrol.json" "$base/users/1/faces" >/dev/null
     row=$("$py" "$here/serve_http_client.py" "$port" "$work/clip" "$n" "$seconds")
-    rps=$(wrk -t 2 -c "$n" -d 5s "http://127.0.0.1:$port/healthz" | sed -n 's/Requests\/sec: *//p')
+    rps=$(wrk -t "$((n < 2 ? 1 : 2))" -c "$n" -d 5s "http://127.0.0.1:$port/healthz" | sed -n 's/Requests\/sec: *//p')
     IFS=, read -r c total ok secs lps p50 p99 <<< "$row"
     echo "| $backend | $c | $total | $ok | $lps | $p50 | $p99 | $rps |"
     kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
