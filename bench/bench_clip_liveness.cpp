@@ -7,7 +7,7 @@
 // Clips: identities 0..clips-1 of the wtp-synth dataset with `seed` (choose a seed whose
 // people the archive was not trained on), 20 frames at 15 fps, a 4-frame blink at frame 8
 // (half-closed, closed, closed, half-closed), plus the same people never blinking. Reports
-// the open/closed frames' accuracy at the archive's decision threshold and AUC, the
+// the open/closed frames' accuracy at the archive's decision threshold, AUC and EER, the
 // hysteresis pair's recall and error rates (meta.json liveness.open_threshold /
 // closed_threshold), the half-closed frames' mean score, frames without exactly one face,
 // and the share of blink clips in which the pair sees open -> closed -> open and of
@@ -24,6 +24,7 @@
 #include "align/haar_detector.h"
 #include "core/threads.h"
 #include "eval/liveness.h"
+#include "eval/roc.h"
 #include "export/export_model.h"
 #include "synth/clips.h"
 
@@ -133,6 +134,7 @@ int main(int argc, char** argv) {
         {"accuracy_at_threshold", m.accuracy},
         {"threshold", threshold},
         {"auc", m.auc},
+        {"eer", eval::equal_error_rate(eval::roc_curve(scores, labels))},
         {"open_threshold", live.value("open_threshold", threshold)},
         {"closed_threshold", live.value("closed_threshold", threshold)},
         {"open_read_open", open ? static_cast<double>(open_ok) / open : 0.0},
