@@ -456,13 +456,17 @@ void Server::Impl::add_face_routes() {
         r.refusal == Refusal::kNoBlink || r.refusal == Refusal::kDifferentPeople)
       metrics.count_match(matched && r.user.has_value());
     if (!matched) {
-      // A refused log-in names no user (the service keeps who was nearest to itself), so
-      // failures count against the address.
+      // A refused log-in names no user (the service keeps who was nearest to itself, and
+      // locks that user out itself after repeated failures), so failures count against the
+      // address.
       metrics.count_refusal(config::enum_name(r.refusal));
-      const auto wait = lockouts.failure("ip:" + ctx.ip, clock());
+      const auto wait = std::max(lockouts.failure("ip:" + ctx.ip, clock()), r.retry_after_ms);
       audit(ctx, "login", "", config::enum_name(r.refusal));
       if (wait > 0) ctx.res.set_header("Retry-After", std::to_string((wait + 999) / 1000));
-      send_json(ctx.res, refusal_status(r.refusal) == 400 ? 400 : 401,
+      const int status = r.refusal == Refusal::kLockedOut   ? 429
+                         : refusal_status(r.refusal) == 400 ? 400
+                                                            : 401;
+      send_json(ctx.res, status,
                 {{"error", refusal_message(r.refusal, r.detail)},
                  {"code", config::enum_name(r.refusal)},
                  {"request_id", ctx.request_id}});

@@ -9,7 +9,9 @@
 ///   POST   /api/v1/login/challenge    -      {} -> {nonce, expires_in_ms, cue_after_ms,
 ///                                            min_frames, max_frames, min_fps}
 ///   POST   /api/v1/login              -      {nonce, frames: [{image, t_ms}]} -> {user, event}
-///                                            or 401 {error, code: refusal}
+///                                            or 401 {error, code: refusal}, or 429
+///                                            locked_out with Retry-After (the matched user
+///                                            failed too often: service.user_lockout_*)
 ///   POST   /api/v1/verify             admin  {user_id, image} -> {match, code, message}
 ///   POST   /api/v1/admin/login        -      {name, password} -> {name, csrf_token, expires_at}
 ///                                            + the session cookie (HttpOnly, SameSite=Strict,

@@ -19,6 +19,7 @@
 #include "serve/blink.h"
 #include "serve/face_pipeline.h"
 #include "serve/matcher.h"
+#include "serve/rate_limit.h"
 
 namespace wtp::serve {
 
@@ -151,6 +152,8 @@ std::string describe(Refusal refusal) {
     case Refusal::kReenrol:
       return "Your enrolment was made with an older face model: ask an administrator to "
              "enrol you again.";
+    case Refusal::kLockedOut:
+      return "Too many failed log-ins for this person: try again later.";
   }
   return "Refused.";
 }
@@ -159,6 +162,9 @@ void ServiceOptions::validate() const {
   require(match_fmr >= 0.0 && match_fmr < 1.0, "service.match_fmr must be in [0, 1)");
   require(margin >= 0.0, "service.margin must be >= 0");
   require(max_tracked_frames >= 0, "service.max_tracked_frames must be >= 0");
+  require(user_lockout_failures >= 1 && user_lockout_window_ms > 0 && user_lockout_ms > 0,
+          "service.user_lockout_failures must be >= 1, user_lockout_window_ms and "
+          "user_lockout_ms > 0");
   require(max_pixels >= 1, "service.max_pixels must be >= 1");
   require(min_face_px >= 1, "service.min_face_px must be >= 1");
   require(min_sharpness >= 0.0, "service.min_sharpness must be >= 0");
@@ -211,6 +217,7 @@ struct Service::Impl {
   std::string model_md5;
   MatchThresholds thresholds;
   Matcher matcher;
+  Lockouts user_lockouts;
   BlinkRule rule;
 
   Impl(const ServiceOptions& o, std::shared_ptr<Store> s, Clock c)
@@ -221,6 +228,7 @@ struct Service::Impl {
         model_md5(download::md5_file(o.model)),
         thresholds(match_thresholds(o, pipeline.embedding_meta())),
         matcher(model_md5, pipeline.embedding_dim(), thresholds.accept, o.margin),
+        user_lockouts(o.user_lockout_failures, o.user_lockout_window_ms, o.user_lockout_ms, 100000),
         rule(blink_rule(o, pipeline.liveness_meta(), o.liveness)) {}
 
   /// The log-in's identity decision over every frame's embedding (see login()): the mean
@@ -367,11 +375,21 @@ LoginResult Service::login(const std::string& nonce, const std::vector<Frame>& f
   }
   result = impl.identify(impl.pipeline.embed(embed_faces));
   if (result.refusal != Refusal::kNone) return refuse(result.refusal, result.detail);
+  const std::string user_key = "user:" + std::to_string(result.user->id);
+  if (const auto wait = impl.user_lockouts.locked_for(user_key, now)) {
+    refuse(Refusal::kLockedOut, "try again in " + std::to_string((wait + 999) / 1000) + " s");
+    result.retry_after_ms = wait;
+    return result;
+  }
 
   const torch::Tensor p = impl.pipeline.closed_probability(live_faces).to(torch::kDouble);
   const std::vector<double> p_closed(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
   const BlinkVerdict blink = detect_blink(p_closed, times, static_cast<double>(cue), impl.rule);
-  if (!blink.blink) return refuse(Refusal::kNoBlink, blink.detail);
+  if (!blink.blink) {
+    impl.user_lockouts.failure(user_key, now);
+    return refuse(Refusal::kNoBlink, blink.detail);
+  }
+  impl.user_lockouts.success(user_key);
 
   result.event = impl.store->record_attendance(result.user->id, now, local_day(now, o.timezone),
                                                o.attendance_debounce_ms);

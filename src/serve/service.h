@@ -42,6 +42,7 @@ enum class Refusal {
   kBadChallenge,     ///< unknown, used or expired nonce
   kBadTiming,        ///< too few/many frames, rate under min_fps, times not increasing
   kReenrol,          ///< the user's templates were made by another model: re-enrol
+  kLockedOut,        ///< the matched person failed too many log-ins lately: wait
 };
 WTP_ENUM_NAMES(Refusal, {Refusal::kNone, "none"}, {Refusal::kBadImage, "bad_image"},
                {Refusal::kNoFace, "no_face"}, {Refusal::kSeveralFaces, "several_faces"},
@@ -49,7 +50,7 @@ WTP_ENUM_NAMES(Refusal, {Refusal::kNone, "none"}, {Refusal::kBadImage, "bad_imag
                {Refusal::kTooDark, "too_dark"}, {Refusal::kUnknownFace, "unknown_face"},
                {Refusal::kDifferentPeople, "different_people"}, {Refusal::kNoBlink, "no_blink"},
                {Refusal::kBadChallenge, "bad_challenge"}, {Refusal::kBadTiming, "bad_timing"},
-               {Refusal::kReenrol, "reenrol"})
+               {Refusal::kReenrol, "reenrol"}, {Refusal::kLockedOut, "locked_out"})
 
 /// A sentence for a person explaining `refusal`.
 std::string describe(Refusal refusal);
@@ -92,6 +93,12 @@ struct ServiceOptions {
   /// decision threshold t (and the thresholds above are negative): open_threshold =
   /// t (1 - hysteresis), closed_threshold = t + (1 - t) hysteresis (t = 0.5: 0.3 and 0.7).
   double hysteresis = 0.4;
+  /// user_lockout_failures log-ins whose frames matched a user but showed no blink, within
+  /// user_lockout_window_ms, lock that user's log-in for user_lockout_ms (kLockedOut, even
+  /// with a blink): repeated photo attacks on one person stop. Per instance, in memory.
+  int user_lockout_failures = 5;
+  std::int64_t user_lockout_window_ms = 15 * 60 * 1000;
+  std::int64_t user_lockout_ms = 5 * 60 * 1000;
   std::int64_t attendance_debounce_ms = 60000;  ///< repeated log-ins within this are one event
   std::string timezone = "UTC";                 ///< for attendance days (TZ database name)
 
@@ -123,6 +130,11 @@ struct ServiceOptions {
     v("closed_threshold", closed_threshold,
       "eyes closed iff P(closed) >= this (negative: from the liveness archive)");
     v("hysteresis", hysteresis, "band around the archive's single threshold, in [0, 1)");
+    v("user_lockout_failures", user_lockout_failures,
+      "failed log-ins matched to one user that lock that user's log-in");
+    v("user_lockout_window_ms", user_lockout_window_ms,
+      "failures older than this (ms) are forgotten");
+    v("user_lockout_ms", user_lockout_ms, "how long (ms) a user's log-in stays locked");
     v("attendance_debounce_ms", attendance_debounce_ms,
       "log-ins of one user within this (ms) are one attendance event");
     v("timezone", timezone, "time zone of attendance days (TZ database name, e.g. Europe/Rome)");
@@ -157,6 +169,7 @@ struct LoginResult {
   std::optional<User> user;
   std::optional<AttendanceEvent> event;
   double distance = 0.0;
+  std::int64_t retry_after_ms = 0;  ///< kLockedOut: how long the lock-out still lasts
 };
 
 struct EnrolResult {

@@ -204,6 +204,33 @@ TEST_CASE("frames without a detected face take the previous box and must still m
   CHECK_THAT(detail, Contains("frame 0"));
 }
 
+TEST_CASE("repeated failures matched to one user lock that user's log-in for a while",
+          "[serve][service]") {
+  REQUIRE_ARCHIVES(archives);
+  Fixture fx(*archives);
+  fx.options.user_lockout_failures = 2;
+  fx.service = std::make_unique<Service>(fx.options, fx.store, [&fx] { return fx.now; });
+  fx.enrol("E1", kAnn);
+  fx.enrol("E2", kBob);
+  // Two photos of Ann held up (no blink): the second locks Ann's log-in.
+  for (int take = 1; take <= 2; ++take)
+    CHECK(fx.login(clip(kAnn, take, false)).refusal == Refusal::kNoBlink);
+  LoginResult r = fx.login(clip(kAnn, 1, true));
+  INFO(r.detail);
+  CHECK(r.refusal == Refusal::kLockedOut);
+  CHECK(r.retry_after_ms > 0);
+  CHECK(r.retry_after_ms <= fx.options.user_lockout_ms);
+  CHECK_FALSE(r.user);
+  CHECK_FALSE(r.event);
+  // Bob is not affected; Ann logs in again once the lock-out is over.
+  CHECK(fx.login(clip(kBob, 1, true)).refusal == Refusal::kNone);
+  fx.now += fx.options.user_lockout_ms;
+  r = fx.login(clip(kAnn, 2, true));
+  INFO(r.detail);
+  CHECK(r.refusal == Refusal::kNone);
+  CHECK(fx.store->attendance(std::nullopt, "", "").size() == 2);
+}
+
 TEST_CASE("an unenrolled person is unknown", "[serve][service]") {
   REQUIRE_ARCHIVES(archives);
   Fixture fx(*archives);
