@@ -84,6 +84,12 @@ std::string decode_base64_image(const json& value, std::int64_t max_bytes,
   return out;
 }
 
+std::string image_field(const json& body, std::int64_t max_bytes) {
+  const auto it = body.find("image");
+  if (it == body.end()) throw HttpError(400, "bad_field", "give 'image' (base64)");
+  return decode_base64_image(*it, max_bytes, "image");
+}
+
 LoginRequest parse_login_request(const json& body, int max_frames, std::int64_t max_image_bytes) {
   LoginRequest out;
   out.nonce = text_field(body, "nonce", 128);

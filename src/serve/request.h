@@ -47,6 +47,9 @@ std::int64_t parse_id(const std::string& text, const char* what);
 std::string decode_base64_image(const nlohmann::json& value, std::int64_t max_bytes,
                                 const std::string& what);
 
+/// The required base64 image field `image` of `body`, decoded as decode_base64_image().
+std::string image_field(const nlohmann::json& body, std::int64_t max_bytes);
+
 /// The body of POST /api/v1/login: {nonce, frames: [{image, t_ms}]}, at most `max_frames`
 /// frames (400 too_many_frames, before any image is decoded).
 struct LoginRequest {

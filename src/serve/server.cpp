@@ -356,6 +356,15 @@ struct Server::Impl {
     if (method == "DELETE") http.Delete(pattern, wrapped);
   }
 
+  /// The quality check of the request body's `image` (400 when it is no JPEG or PNG).
+  QualityResult check_body_image(const Context& ctx) {
+    const QualityResult q =
+        need_service().check_image(image_field(parse_body(ctx.req), options.http.max_image_bytes));
+    if (q.refusal == Refusal::kBadImage)
+      throw HttpError(400, "bad_image", refusal_message(q.refusal, q.detail));
+    return q;
+  }
+
   void setup();
   void add_face_routes();
   void add_admin_routes();
@@ -486,9 +495,7 @@ void Server::Impl::add_face_routes() {
     const std::string key = "user:" + std::to_string(user_id);
     check_lockout(key);
     limit(user_buckets, key);
-    if (!body.contains("image")) throw HttpError(400, "bad_field", "give 'image' (base64)");
-    const std::string image =
-        decode_base64_image(body["image"], options.http.max_image_bytes, "image");
+    const std::string image = image_field(body, options.http.max_image_bytes);
     if (!store->find_user(user_id)) throw HttpError(404, "not_found", "no such user");
     const LoginResult r = svc.verify(user_id, image);
     if (r.refusal == Refusal::kBadImage)
@@ -515,13 +522,7 @@ void Server::Impl::add_face_routes() {
       "POST", "/api/v1/faces/detect", "/api/v1/faces/detect", Access::kPublic,
       [this](Context& ctx) {
         limit(detect_buckets, "ip:" + ctx.ip);
-        Service& svc = need_service();
-        const json body = parse_body(ctx.req);
-        if (!body.contains("image")) throw HttpError(400, "bad_field", "give 'image' (base64)");
-        const QualityResult q = svc.check_image(
-            decode_base64_image(body["image"], options.http.max_image_bytes, "image"));
-        if (q.refusal == Refusal::kBadImage)
-          throw HttpError(400, "bad_image", refusal_message(q.refusal, q.detail));
+        const QualityResult q = check_body_image(ctx);
         json answer = {{"ok", q.refusal == Refusal::kNone},
                        {"code", config::enum_name(q.refusal)},
                        {"face", nullptr}};
@@ -532,13 +533,7 @@ void Server::Impl::add_face_routes() {
       });
 
   route("POST", "/api/v1/faces/check", "/api/v1/faces/check", Access::kAdmin, [this](Context& ctx) {
-    Service& svc = need_service();
-    const json body = parse_body(ctx.req);
-    if (!body.contains("image")) throw HttpError(400, "bad_field", "give 'image' (base64)");
-    const QualityResult q =
-        svc.check_image(decode_base64_image(body["image"], options.http.max_image_bytes, "image"));
-    if (q.refusal == Refusal::kBadImage)
-      throw HttpError(400, "bad_image", refusal_message(q.refusal, q.detail));
+    const QualityResult q = check_body_image(ctx);
     const bool ok = q.refusal == Refusal::kNone;
     send_json(
         ctx.res, 200,

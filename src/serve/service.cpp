@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -228,7 +227,8 @@ struct Service::Impl {
         model_md5(download::md5_file(o.model)),
         thresholds(match_thresholds(o, pipeline.embedding_meta())),
         matcher(model_md5, pipeline.embedding_dim(), thresholds.accept, o.margin),
-        user_lockouts(o.user_lockout_failures, o.user_lockout_window_ms, o.user_lockout_ms, 100000),
+        user_lockouts(o.user_lockout_failures, o.user_lockout_window_ms, o.user_lockout_ms,
+                      RateLimitOptions().max_entries),
         rule(blink_rule(o, pipeline.liveness_meta(), o.liveness)) {}
 
   /// The log-in's identity decision over every frame's embedding (see login()): the mean
@@ -240,8 +240,8 @@ struct Service::Impl {
     const auto gallery = matcher.refresh(*store);
     const torch::Tensor fused = torch::nn::functional::normalize(
         embeddings.mean(0, /*keepdim=*/true), torch::nn::functional::NormalizeFuncOptions().dim(1));
-    const Match m =
-        best_match(*gallery, user_distances(*gallery, fused), 0, thresholds.accept, options.margin);
+    const Match m = best_match(*gallery, user_distances(*gallery, fused), 0, matcher.threshold(),
+                               matcher.margin());
     if (!m.user) {
       result.refusal = gallery->stale_users.empty() ? Refusal::kUnknownFace : Refusal::kReenrol;
       result.detail = gallery->stale_users.empty()
@@ -253,7 +253,7 @@ struct Service::Impl {
     const torch::Tensor d = user_distances(*gallery, embeddings);
     const std::int64_t column = user_column(*gallery, *m.user);
     for (std::int64_t f = 0; f < d.size(0); ++f) {
-      const Match frame = best_match(*gallery, d, f, thresholds.accept, options.margin);
+      const Match frame = best_match(*gallery, d, f, matcher.threshold(), matcher.margin());
       const bool other_user = frame.user && *frame.user != *m.user;
       if (other_user || d[f][column].item<double>() > thresholds.frame) {
         result.refusal = Refusal::kDifferentPeople;

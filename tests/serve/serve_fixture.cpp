@@ -8,6 +8,7 @@
 #include <sys/file.h>
 
 #include "download/md5.h"
+#include "synth/clips.h"
 #include "test_support.h"
 
 namespace wtp::test {
@@ -43,6 +44,31 @@ void train(const fs::path& dir, const fs::path& recipe) {
 }
 
 }  // namespace
+
+std::vector<cv::Mat> login_clip(int identity, int take, bool blink, int blink_at, int frames) {
+  synth::ClipOptions o;
+  o.seed = kPeopleSeed;
+  o.identity = identity;
+  o.take = take;
+  o.frames = frames;
+  o.fps = static_cast<int>(1000.0 / kFrameMs);
+  o.size = kFrameSize;
+  o.eyes = blink ? synth::EyeSchedule::kBlink : synth::EyeSchedule::kOpen;
+  o.blink_at = blink_at;
+  o.blink_frames = 4;
+  std::vector<cv::Mat> out;
+  for (const auto& f : synth::render_clip(o).frames) out.push_back(f.image);
+  return out;
+}
+
+std::vector<synth::RenderedFace> enrolment_stills(int identity, int images) {
+  synth::EnrolOptions o;
+  o.seed = kPeopleSeed;
+  o.identity = identity;
+  o.images = images;
+  o.size = kFrameSize;
+  return synth::render_enrolment(o);
+}
 
 std::optional<ServeArchives> serve_archives(std::string& why) {
   if (!fs::exists(bin_dir() / "wtp-train")) {

@@ -6,8 +6,12 @@
 /// Concurrent test processes wait for the first one to finish (a file lock).
 #include <cstdint>
 #include <filesystem>
+#include <opencv2/core.hpp>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "synth/face_renderer.h"
 
 namespace wtp::test {
 
@@ -15,6 +19,18 @@ namespace wtp::test {
 /// OpenCV's Haar cascade finds in every enrolment still (it misses others, e.g. 0, 5 and 8).
 constexpr std::uint64_t kPeopleSeed = 1000;
 constexpr int kPeople[] = {1, 6, 7, 9, 10, 11, 12, 13};
+constexpr int kFrameSize = 128;     ///< side of the rendered stills and frames, pixels
+constexpr double kFrameMs = 100.0;  ///< log-in frames at 10 fps
+
+/// `frames` log-in frames (BGR, kFrameSize px, 10 fps) of person `identity` of kPeopleSeed in
+/// recording `take`: a 4-frame blink (half-closed, closed, closed, half-closed) from frame
+/// `blink_at` when `blink`, else eyes open throughout (a photo held up).
+std::vector<cv::Mat> login_clip(int identity, int take, bool blink, int blink_at = 7,
+                                int frames = 15);
+
+/// `images` enrolment stills (BGR, kFrameSize px, eyes open, small poses) of `identity`,
+/// with their eye centres.
+std::vector<synth::RenderedFace> enrolment_stills(int identity, int images = 4);
 
 struct ServeArchives {
   std::filesystem::path model;     ///< embedding archive (model.ts)

@@ -16,11 +16,8 @@ using json = nlohmann::json;
 
 namespace {
 
-/// wtp-synth people (serve_fixture.h), 128 px, 10 fps.
-constexpr std::uint64_t kSynthSeed = kPeopleSeed;
+/// wtp-synth people (serve_fixture.h).
 constexpr int kAlice = kPeople[0], kBob = kPeople[1], kStranger = kPeople[2];
-constexpr int kSize = 128;
-constexpr double kFrameMs = 100.0;
 
 #define FACES_TEST(name, tags, fn)                              \
   TEST_CASE("sqlite: " name, "[api][faces][sqlite]" tags) {     \
@@ -57,13 +54,8 @@ std::string encode(const cv::Mat& image, const char* ext = ".png") {
 }
 
 json enrolment_images(int identity, int count = 4) {
-  wtp::synth::EnrolOptions o;
-  o.seed = kSynthSeed;
-  o.identity = identity;
-  o.images = count;
-  o.size = kSize;
   json images = json::array();
-  for (const auto& face : wtp::synth::render_enrolment(o))
+  for (const auto& face : enrolment_stills(identity, count))
     images.push_back(base64(encode(face.image)));
   return images;
 }
@@ -76,19 +68,7 @@ struct ClipSpec {
 };
 
 std::vector<cv::Mat> clip_frames(const ClipSpec& spec) {
-  wtp::synth::ClipOptions o;
-  o.seed = kSynthSeed;
-  o.identity = spec.identity;
-  o.take = spec.take;
-  o.eyes = spec.eyes;
-  o.frames = 15;
-  o.fps = 10;
-  o.size = kSize;
-  o.blink_at = 7;
-  o.blink_frames = 4;
-  std::vector<cv::Mat> out;
-  for (const auto& f : wtp::synth::render_clip(o).frames) out.push_back(f.image);
-  return out;
+  return login_clip(spec.identity, spec.take, spec.eyes == wtp::synth::EyeSchedule::kBlink);
 }
 
 /// Challenge, wait (on the fake clock) while "recording", log in. Frame 0 is captured 200 ms
@@ -221,12 +201,7 @@ void bad_images(const std::string& url, const ServeOptions& options) {
   auto c = api.client();
   AdminSession s = log_in(api, "root");
   const auto id = create_user(c, s, "E-1");
-  wtp::synth::EnrolOptions eo;
-  eo.seed = kSynthSeed;
-  eo.identity = kAlice;
-  eo.images = 1;
-  eo.size = kSize;
-  const std::string jpeg = encode(wtp::synth::render_enrolment(eo)[0].image, ".jpg");
+  const std::string jpeg = encode(enrolment_stills(kAlice, 1)[0].image, ".jpg");
   auto check = [&](const json& image) {
     auto r = c.Post("/api/v1/faces/check", s.headers(), json({{"image", image}}).dump(),
                     "application/json");
@@ -288,12 +263,7 @@ TEST_CASE("the log-in page's face box: where the face is, no identity, its own r
   auto db = sqlite_test_db();
   ApiServer api(db.url, *options, ApiServer::Models::kLoad);
   auto c = api.client();  // no session, no key: the route is public
-  wtp::synth::EnrolOptions o;
-  o.seed = kSynthSeed;
-  o.identity = kAlice;
-  o.images = 1;
-  o.size = kSize;
-  const auto still = wtp::synth::render_enrolment(o).front();
+  const auto still = enrolment_stills(kAlice, 1).front();
   auto r = c.Post("/api/v1/faces/detect", json({{"image", base64(encode(still.image))}}).dump(),
                   "application/json");
   REQUIRE(r);
@@ -307,8 +277,8 @@ TEST_CASE("the log-in page's face box: where the face is, no identity, its own r
   const int x = box["x"], y = box["y"], w = box["width"], h = box["height"];
   CHECK(x >= 0);
   CHECK(y >= 0);
-  CHECK(x + w <= kSize);
-  CHECK(y + h <= kSize);
+  CHECK(x + w <= kFrameSize);
+  CHECK(y + h <= kFrameSize);
   for (const cv::Point2d& eye : {still.left_eye, still.right_eye}) {
     CHECK(eye.x > x);
     CHECK(eye.x < x + w);
@@ -318,10 +288,12 @@ TEST_CASE("the log-in page's face box: where the face is, no identity, its own r
   CHECK(face.size() == 3);  // ok, code, face: no user, no distance, no template
 
   // A grey frame: no face, no box.
-  r = c.Post("/api/v1/faces/detect",
-             json({{"image", base64(encode(cv::Mat(kSize, kSize, CV_8UC3, cv::Scalar::all(128))))}})
-                 .dump(),
-             "application/json");
+  r = c.Post(
+      "/api/v1/faces/detect",
+      json({{"image",
+             base64(encode(cv::Mat(kFrameSize, kFrameSize, CV_8UC3, cv::Scalar::all(128))))}})
+          .dump(),
+      "application/json");
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(body_json(r)["code"] == "no_face");

@@ -58,6 +58,8 @@ TEST_CASE("base64 images: size checked before decoding, data URLs, bad input -> 
   CHECK(refusal([] { decode_base64_image("data:,AAAA", 1024, "image"); }) == R{400, "bad_image"});
   CHECK(refusal([] { decode_base64_image("data:image/png,AAAA", 1024, "image"); }) ==
         R{400, "bad_image"});
+  CHECK(image_field({{"image", "aGVsbG8="}}, 1024) == "hello");
+  CHECK(refusal([] { image_field({{"photo", "aGVsbG8="}}, 1024); }) == R{400, "bad_field"});
   // 2 kB of base64 (1.5 kB decoded) over a 1 kB cap: 413 without decoding.
   CHECK(refusal([] { decode_base64_image(std::string(2048, 'A'), 1024, "image"); }) ==
         R{413, "image_too_large"});

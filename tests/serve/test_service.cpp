@@ -16,12 +16,12 @@ using wtp::test::TempDir;
 
 namespace {
 
+using wtp::test::kFrameMs;
+using wtp::test::kFrameSize;
 using wtp::test::kPeople;
-using wtp::test::kPeopleSeed;
-constexpr int kSize = 128;
 /// People of serve_fixture.h (the fixture models train on the datasets of seeds 11 and 12).
 constexpr int kAnn = kPeople[0], kBob = kPeople[1], kStranger = kPeople[2];
-constexpr double kFrameMs = 100.0;  // 10 fps
+using wtp::test::login_clip;
 
 std::string png(const cv::Mat& image) {
   std::vector<unsigned char> bytes;
@@ -35,32 +35,11 @@ std::string jpeg(const cv::Mat& image) {
   return std::string(bytes.begin(), bytes.end());
 }
 
+/// PNG bytes of `identity`'s enrolment stills.
 std::vector<std::string> stills(int identity, int images = 4) {
-  wtp::synth::EnrolOptions o;
-  o.seed = kPeopleSeed;
-  o.identity = identity;
-  o.images = images;
-  o.size = kSize;
   std::vector<std::string> out;
-  for (const auto& face : wtp::synth::render_enrolment(o)) out.push_back(png(face.image));
-  return out;
-}
-
-/// `frames` frames of `identity` in take `take` at 10 fps (wtp-synth clips); a blink of 4
-/// frames (half-closed, closed, closed, half-closed) at `blink_at` when `blink`, else never.
-std::vector<cv::Mat> clip(int identity, int take, bool blink, int blink_at = 7, int frames = 15) {
-  wtp::synth::ClipOptions o;
-  o.seed = kPeopleSeed;
-  o.identity = identity;
-  o.take = take;
-  o.frames = frames;
-  o.fps = 10;
-  o.size = kSize;
-  o.eyes = blink ? wtp::synth::EyeSchedule::kBlink : wtp::synth::EyeSchedule::kOpen;
-  o.blink_at = blink_at;
-  o.blink_frames = 4;
-  std::vector<cv::Mat> out;
-  for (const auto& f : wtp::synth::render_clip(o).frames) out.push_back(f.image);
+  for (const auto& face : wtp::test::enrolment_stills(identity, images))
+    out.push_back(png(face.image));
   return out;
 }
 
@@ -119,7 +98,7 @@ TEST_CASE("enrol, then log in with a blink: the right user and attendance", "[se
   Fixture fx(*archives);
   const auto alice = fx.enrol("E1", kAnn);
   const auto bob = fx.enrol("E2", kBob);
-  LoginResult r = fx.login(clip(kAnn, 1, true));
+  LoginResult r = fx.login(login_clip(kAnn, 1, true));
   INFO(describe(r.refusal) << " " << r.detail);
   REQUIRE(r.refusal == Refusal::kNone);
   REQUIRE(r.user);
@@ -128,18 +107,18 @@ TEST_CASE("enrol, then log in with a blink: the right user and attendance", "[se
   CHECK(r.event->kind == AttendanceKind::kCheckIn);
   CHECK(r.distance <= 2.0);
   // Within the debounce: the same event, nothing new.
-  r = fx.login(clip(kAnn, 2, true));
+  r = fx.login(login_clip(kAnn, 2, true));
   REQUIRE(r.refusal == Refusal::kNone);
   CHECK(r.event->kind == AttendanceKind::kCheckIn);
   // After it: check-out.
   fx.now += fx.options.attendance_debounce_ms + 1000;
-  r = fx.login(clip(kAnn, 3, true));
+  r = fx.login(login_clip(kAnn, 3, true));
   INFO(r.detail);
   REQUIRE(r.refusal == Refusal::kNone);
   CHECK(r.event->kind == AttendanceKind::kCheckOut);
   CHECK(fx.store->attendance(alice, "", "").size() == 2);
   // Bob logs in as Bob.
-  r = fx.login(clip(kBob, 1, true));
+  r = fx.login(login_clip(kBob, 1, true));
   INFO(r.detail);
   REQUIRE(r.refusal == Refusal::kNone);
   CHECK(r.user->id == bob);
@@ -151,7 +130,7 @@ TEST_CASE("log-in refusals: no blink, blink before the cue, other people", "[ser
   fx.enrol("E1", kAnn);
   fx.enrol("E2", kBob);
   SECTION("a clip that never blinks (a photo held up)") {
-    const LoginResult r = fx.login(clip(kAnn, 1, false));
+    const LoginResult r = fx.login(login_clip(kAnn, 1, false));
     INFO(r.detail);
     CHECK(r.refusal == Refusal::kNoBlink);
     CHECK_FALSE(r.user);
@@ -159,13 +138,13 @@ TEST_CASE("log-in refusals: no blink, blink before the cue, other people", "[ser
   }
   SECTION("a blink only before the cue") {
     // Frames 0-5 before the cue, the blink in frames 1-3.
-    const LoginResult r = fx.login(clip(kAnn, 1, true, 1), 550.0);
+    const LoginResult r = fx.login(login_clip(kAnn, 1, true, 1), 550.0);
     INFO(r.detail);
     CHECK(r.refusal == Refusal::kNoBlink);
   }
   SECTION("blink frames of one person with frames of another") {
-    auto frames = clip(kAnn, 1, true);
-    const auto other = clip(kBob, 1, false);
+    auto frames = login_clip(kAnn, 1, true);
+    const auto other = login_clip(kBob, 1, false);
     for (std::size_t i = 11; i < frames.size(); ++i) frames[i] = other[i];
     const LoginResult r = fx.login(frames);
     INFO(r.detail);
@@ -179,12 +158,12 @@ TEST_CASE("frames without a detected face take the previous box and must still m
   REQUIRE_ARCHIVES(archives);
   Fixture fx(*archives);
   fx.enrol("E1", kAnn);
-  cv::Mat noise(kSize, kSize, CV_8UC3);
+  cv::Mat noise(kFrameSize, kFrameSize, CV_8UC3);
   cv::theRNG().state = 7;
   cv::randu(noise, cv::Scalar::all(60), cv::Scalar::all(200));
   // Ann's blink clip with noise (no face) in frames `noisy`; the refusal and its detail.
   const auto login_with_noise = [&](std::initializer_list<int> noisy) {
-    auto frames = clip(kAnn, 1, true);
+    auto frames = login_clip(kAnn, 1, true);
     for (const int f : noisy) frames[static_cast<std::size_t>(f)] = noise;
     const LoginResult r = fx.login(frames);
     INFO(r.detail);
@@ -214,8 +193,8 @@ TEST_CASE("repeated failures matched to one user lock that user's log-in for a w
   fx.enrol("E2", kBob);
   // Two photos of Ann held up (no blink): the second locks Ann's log-in.
   for (int take = 1; take <= 2; ++take)
-    CHECK(fx.login(clip(kAnn, take, false)).refusal == Refusal::kNoBlink);
-  LoginResult r = fx.login(clip(kAnn, 1, true));
+    CHECK(fx.login(login_clip(kAnn, take, false)).refusal == Refusal::kNoBlink);
+  LoginResult r = fx.login(login_clip(kAnn, 1, true));
   INFO(r.detail);
   CHECK(r.refusal == Refusal::kLockedOut);
   CHECK(r.retry_after_ms > 0);
@@ -223,9 +202,9 @@ TEST_CASE("repeated failures matched to one user lock that user's log-in for a w
   CHECK_FALSE(r.user);
   CHECK_FALSE(r.event);
   // Bob is not affected; Ann logs in again once the lock-out is over.
-  CHECK(fx.login(clip(kBob, 1, true)).refusal == Refusal::kNone);
+  CHECK(fx.login(login_clip(kBob, 1, true)).refusal == Refusal::kNone);
   fx.now += fx.options.user_lockout_ms;
-  r = fx.login(clip(kAnn, 2, true));
+  r = fx.login(login_clip(kAnn, 2, true));
   INFO(r.detail);
   CHECK(r.refusal == Refusal::kNone);
   CHECK(fx.store->attendance(std::nullopt, "", "").size() == 2);
@@ -236,7 +215,7 @@ TEST_CASE("an unenrolled person is unknown", "[serve][service]") {
   Fixture fx(*archives);
   fx.enrol("E1", kAnn);
   fx.enrol("E2", kBob);
-  const LoginResult r = fx.login(clip(kStranger, 1, true));
+  const LoginResult r = fx.login(login_clip(kStranger, 1, true));
   INFO(r.detail);
   CHECK(r.refusal == Refusal::kUnknownFace);
   CHECK_FALSE(r.user);
@@ -246,7 +225,7 @@ TEST_CASE("a challenge is single-use and expires", "[serve][service]") {
   REQUIRE_ARCHIVES(archives);
   Fixture fx(*archives);
   fx.enrol("E1", kAnn);
-  const auto frames = clip(kAnn, 1, true);
+  const auto frames = login_clip(kAnn, 1, true);
   Challenge c = fx.service->challenge();
   CHECK(c.nonce.size() >= 43);  // 256 random bits
   CHECK(c.cue_after_ms >= fx.options.cue_min_ms);
@@ -272,7 +251,7 @@ TEST_CASE("log-in timing: too few frames, too slow, older than the challenge", "
   REQUIRE_ARCHIVES(archives);
   Fixture fx(*archives);
   fx.enrol("E1", kAnn);
-  const auto frames = clip(kAnn, 1, true);
+  const auto frames = login_clip(kAnn, 1, true);
   LoginResult r = fx.login({frames.begin(), frames.begin() + 9});
   CHECK(r.refusal == Refusal::kBadTiming);
   CHECK_THAT(r.detail, Contains("9 frames"));
@@ -293,7 +272,7 @@ TEST_CASE("log-in timing: too few frames, too slow, older than the challenge", "
 TEST_CASE("bad images are refused with a message", "[serve][service]") {
   REQUIRE_ARCHIVES(archives);
   Fixture fx(*archives);
-  const std::string good = jpeg(clip(kAnn, 1, false, 7, 1)[0]);
+  const std::string good = jpeg(login_clip(kAnn, 1, false, 7, 1)[0]);
   const std::string bomb =
       std::string("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0", 29) +
       std::string(4, '\0') + std::string("\0\0\0\0IEND\xae\x42\x60\x82", 12);
@@ -311,7 +290,7 @@ TEST_CASE("bad images are refused with a message", "[serve][service]") {
   CHECK(q.sharpness > 0.0);
   // A log-in frame that is not an image.
   fx.enrol("E1", kAnn);
-  auto frames = clip(kAnn, 1, true);
+  auto frames = login_clip(kAnn, 1, true);
   const Challenge c = fx.service->challenge();
   std::vector<Frame> sent;
   for (std::size_t i = 0; i < frames.size(); ++i)
@@ -347,7 +326,7 @@ TEST_CASE("enrolment is all-or-nothing and checks every image", "[serve][service
   CHECK(r.image == 1);
   // A blank image has no face.
   images = stills(kAnn);
-  images[0] = png(cv::Mat(kSize, kSize, CV_8UC3, cv::Scalar(128, 128, 128)));
+  images[0] = png(cv::Mat(kFrameSize, kFrameSize, CV_8UC3, cv::Scalar(128, 128, 128)));
   CHECK(fx.service->enrol(user.id, images).refusal == Refusal::kNoFace);
   CHECK(fx.store->all_templates().empty());
   // Counts and unknown users.
@@ -373,7 +352,7 @@ TEST_CASE("templates of another model are never compared: re-enrol", "[serve][se
   REQUIRE(fx.store->delete_user(user.id));
   const User again = fx.store->create_user("E1", "Ann", fx.now);
   fx.store->add_templates(again.id, "0123456789abcdef0123456789abcdef", vectors, fx.now);
-  LoginResult r = fx.login(clip(kAnn, 1, true));
+  LoginResult r = fx.login(login_clip(kAnn, 1, true));
   INFO(r.detail);
   CHECK(r.refusal == Refusal::kReenrol);
   CHECK_THAT(describe(r.refusal), Contains("enrol you again"));
@@ -386,7 +365,7 @@ TEST_CASE("1:1 verification of a claimed user", "[serve][service]") {
   Fixture fx(*archives);
   const auto alice = fx.enrol("E1", kAnn);
   const auto bob = fx.enrol("E2", kBob);
-  const std::string probe = jpeg(clip(kAnn, 4, false, 7, 1)[0]);
+  const std::string probe = jpeg(login_clip(kAnn, 4, false, 7, 1)[0]);
   LoginResult r = fx.service->verify(alice, probe);
   INFO(r.detail);
   CHECK(r.refusal == Refusal::kNone);
