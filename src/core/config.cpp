@@ -102,43 +102,76 @@ void Node::erase(std::string_view key) {
 // ---------------------------------------------------------------------------------------
 namespace {
 
-Node convert(const YAML::Node& y, const std::string& source) {
-  Origin origin{source, y.Mark().line >= 0 ? y.Mark().line + 1 : 0};
-  switch (y.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: {
-      Node n;
-      n.set_origin(origin);
-      return n;
-    }
-    case YAML::NodeType::Scalar:
-      return Node::scalar(y.Scalar(), origin);
-    case YAML::NodeType::Sequence: {
-      Node n = Node::sequence(origin);
-      for (const auto& item : y) n.push_back(convert(item, source));
-      return n;
-    }
-    case YAML::NodeType::Map: {
-      Node n = Node::map(origin);
-      for (const auto& kv : y) {
-        if (!kv.first.IsScalar())
-          throw ConfigError(Origin{source, kv.first.Mark().line + 1}.describe() +
-                            ": map keys must be plain names");
-        const std::string key = kv.first.Scalar();
-        if (n.find(key))
-          throw ConfigError(Origin{source, kv.first.Mark().line + 1}.describe() + ": key '" + key +
-                            "' appears twice");
-        Node child = convert(kv.second, source);
-        // Report a value at its key's line (a nested map's own mark is its first child).
-        Origin key_origin{source, kv.first.Mark().line + 1};
-        if (!child.is_scalar()) child.set_origin(key_origin);
-        n.set(key, std::move(child));
-      }
-      return n;
-    }
+// Turns yaml-cpp's tree into ours. YAML aliases make it a graph: an alias inside its own
+// anchor is a cycle, and aliases of aliases expand exponentially ("billion laughs"), so the
+// walk refuses both instead of recursing or allocating without end.
+class Converter {
+ public:
+  explicit Converter(const std::string& source) : source_(source) {}
+
+  Node convert(const YAML::Node& y) {
+    const Origin origin = at(y.Mark());
+    if (++nodes_ > kMaxNodes)
+      throw ConfigError(origin.describe() + ": the document expands to more than " +
+                        std::to_string(kMaxNodes) + " values (aliases of aliases?)");
+    for (const auto& ancestor : path_)
+      if (ancestor.is(y))
+        throw ConfigError(origin.describe() + ": an alias refers to a value that contains it");
+    path_.push_back(y);
+    Node n = convert_node(y, origin);
+    path_.pop_back();
+    return n;
   }
-  return Node();
-}
+
+ private:
+  static constexpr std::size_t kMaxNodes = 100000;
+
+  Origin at(const YAML::Mark& mark) const {
+    return Origin{source_, mark.line >= 0 ? mark.line + 1 : 0};
+  }
+
+  Node convert_node(const YAML::Node& y, const Origin& origin) {
+    switch (y.Type()) {
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined: {
+        Node n;
+        n.set_origin(origin);
+        return n;
+      }
+      case YAML::NodeType::Scalar:
+        return Node::scalar(y.Scalar(), origin);
+      case YAML::NodeType::Sequence: {
+        Node n = Node::sequence(origin);
+        for (const auto& item : y) n.push_back(convert(item));
+        return n;
+      }
+      case YAML::NodeType::Map:
+        return convert_map(y, origin);
+    }
+    return Node();
+  }
+
+  Node convert_map(const YAML::Node& y, const Origin& origin) {
+    Node n = Node::map(origin);
+    for (const auto& kv : y) {
+      const Origin key_origin = at(kv.first.Mark());
+      if (!kv.first.IsScalar())
+        throw ConfigError(key_origin.describe() + ": map keys must be plain names");
+      const std::string key = kv.first.Scalar();
+      if (n.find(key))
+        throw ConfigError(key_origin.describe() + ": key '" + key + "' appears twice");
+      Node child = convert(kv.second);
+      // Report a value at its key's line (a nested map's own mark is its first child).
+      if (!child.is_scalar()) child.set_origin(key_origin);
+      n.set(key, std::move(child));
+    }
+    return n;
+  }
+
+  const std::string& source_;
+  std::vector<YAML::Node> path_;
+  std::size_t nodes_ = 0;
+};
 
 bool needs_quotes(const std::string& s) {
   if (s.empty() || s.front() == ' ' || s.back() == ' ') return true;
@@ -218,7 +251,7 @@ Node parse(const std::string& yaml, const std::string& source) {
   } catch (const YAML::Exception& e) {
     throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
-  return convert(root, source);
+  return Converter(source).convert(root);
 }
 
 std::string to_yaml(const Node& node) {

@@ -122,6 +122,24 @@ TEST_CASE("config include merges bases under the including file", "[config]") {
   CHECK_THROWS_AS(config::load_file((dir / "nope.yaml").string()), ConfigError);
 }
 
+TEST_CASE("config expands YAML aliases but refuses cycles and exponential expansion", "[config]") {
+  const auto tree = config::parse("x: &x {lr: 0.5}\ny: *x\n", "t.yaml");
+  REQUIRE(tree.find("y") != nullptr);
+  CHECK(tree.find("y")->find("lr")->text() == "0.5");
+
+  // Found by fuzz_config: an alias inside its own anchor used to recurse until the stack ran out.
+  CHECK_THROWS_WITH(config::parse("a: &x \n[*x, *x]\n", "t.yaml"),
+                    Catch::Contains("an alias refers to a value that contains it"));
+  std::string laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    const auto prev = "*l" + std::to_string(i - 1);
+    laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) laughs += (k ? ", " : "") + prev;
+    laughs += "]\n";
+  }
+  CHECK_THROWS_WITH(config::parse(laughs, "t.yaml"), Catch::Contains("expands to more than"));
+}
+
 TEST_CASE("config --set overrides are parsed as YAML and checked like files", "[config]") {
   auto node = config::parse("epochs: 1\n", "t.yaml");
   config::apply_override(node, "optimizer.lr=0.01");
