@@ -1,9 +1,15 @@
 #include "losses/loss.h"
 
+#include <type_traits>
+
 #include "losses/bce_pair.h"
 #include "losses/contrastive.h"
 #include "losses/cross_entropy.h"
 #include "losses/group_loss.h"
+#include "losses/margin_softmax.h"
+#include "losses/multi_similarity.h"
+#include "losses/proxy_anchor.h"
+#include "losses/triplet.h"
 
 namespace wtp::losses {
 namespace {
@@ -99,6 +105,55 @@ class GroupLossAdapter : public Loss {
   GroupLoss module_;
 };
 
+/// Which model output a FunctionLoss passes to its function.
+enum class Reads { kLogits, kEmbeddings };
+
+/// A loss computed by one function of (the model's logits or embeddings, the labels) with
+/// fixed options: the margin softmax, triplet, multi-similarity and proxy losses.
+template <class Options>
+class FunctionLoss : public Loss {
+ public:
+  using Function = torch::Tensor (*)(const torch::Tensor&, const torch::Tensor&, const Options&);
+  FunctionLoss(std::string name, Function function, const Options& options, Reads reads)
+      : name_(std::move(name)), function_(function), options_(options), reads_(reads) {}
+  LossOutput forward(const LossInputs& in) override {
+    const bool logits = reads_ == Reads::kLogits;
+    const torch::Tensor& x = logits ? in.logits : in.embeddings;
+    require_input(x, name_, logits ? "logits" : "embeddings");
+    return {function_(x, in.labels, options_), {}};
+  }
+  LossRequirements requirements() const override {
+    LossRequirements r;
+    r.logits = reads_ == Reads::kLogits;
+    r.embeddings = reads_ == Reads::kEmbeddings;
+    return r;
+  }
+  std::string name() const override { return name_; }
+
+ private:
+  std::string name_;
+  Function function_;
+  Options options_;
+  Reads reads_;
+};
+
+template <class Options, class = void>
+struct HasReduction : std::false_type {};
+template <class Options>
+struct HasReduction<Options, std::void_t<decltype(Options::reduction)>> : std::true_type {};
+
+template <class Options>
+void add_function_loss(LossRegistry& registry, const std::string& name,
+                       const std::string& description,
+                       typename FunctionLoss<Options>::Function function, Reads reads) {
+  registry.add<Options>(name, description,
+                        [name, function, reads](const Options& o) -> std::shared_ptr<Loss> {
+                          if constexpr (HasReduction<Options>::value)
+                            require_scalar_reduction(o.reduction, name);
+                          return std::make_shared<FunctionLoss<Options>>(name, function, o, reads);
+                        });
+}
+
 }  // namespace
 
 void register_builtin_losses(LossRegistry& registry) {
@@ -132,6 +187,26 @@ void register_builtin_losses(LossRegistry& registry) {
         require_scalar_reduction(o.reduction, "group_loss");
         return std::make_shared<GroupLossAdapter>(o);
       });
+  add_function_loss<ArcFaceOptions>(
+      registry, "arcface",
+      "ArcFace (Deng et al. 2019): additive angular margin on a cosine head's logits", arcface,
+      Reads::kLogits);
+  add_function_loss<CosFaceOptions>(
+      registry, "cosface",
+      "CosFace (Wang et al. 2018): additive cosine margin on a cosine head's logits", cosface,
+      Reads::kLogits);
+  add_function_loss<ProxyAnchorOptions>(
+      registry, "proxy_anchor",
+      "Proxy-Anchor (Kim et al. 2020): the cosine head's class centres as proxies",
+      proxy_anchor_loss, Reads::kLogits);
+  add_function_loss<TripletOptions>(
+      registry, "triplet",
+      "triplet margin loss with batch-hard, semihard or all-violator mining in the batch",
+      triplet_loss, Reads::kEmbeddings);
+  add_function_loss<MultiSimilarityOptions>(
+      registry, "multi_similarity",
+      "multi-similarity loss (Wang et al. 2019) with its pair miner, on the embeddings",
+      multi_similarity_loss, Reads::kEmbeddings);
 }
 
 LossRegistry builtin_losses() {

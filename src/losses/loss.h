@@ -59,9 +59,10 @@ class Loss {
 
 using LossRegistry = Registry<std::shared_ptr<Loss>>;
 
-/// Registers contrastive, bce_pair, bce (single images), cross_entropy and group_loss. Losses made
-/// through the registry are for training, so `reduction: none` is rejected (the total must be a
-/// scalar).
+/// Registers contrastive, bce_pair, bce (single images), cross_entropy, group_loss, the margin
+/// softmax losses arcface and cosface and proxy_anchor (on a cosine head's logits), triplet
+/// and multi_similarity (on the embeddings). Losses made through the registry are for
+/// training, so `reduction: none` is rejected (the total must be a scalar).
 void register_builtin_losses(LossRegistry& registry);
 /// A registry with every built-in loss.
 LossRegistry builtin_losses();

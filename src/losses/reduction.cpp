@@ -1,6 +1,8 @@
 #include "losses/reduction.h"
 
+#include <limits>
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
 
@@ -47,6 +49,24 @@ torch::Tensor binary_targets(const torch::Tensor& y, int64_t batch, const torch:
   require(as.eq(0).logical_or(as.eq(1)).all().item<bool>(),
           loss + ": pair labels must be 0 (same class) or 1 (different classes)");
   return as;
+}
+
+void check_cosines(const torch::Tensor& cosines, const std::string& loss) {
+  check_float(cosines, loss, "the cosines (logits)", 2);
+  if (cosines.numel() == 0) return;
+  const double largest = cosines.detach().abs().max().item<double>();
+  require(largest <= 1.001, loss + ": the logits are not cosines (|logit| up to " +
+                                std::to_string(largest) +
+                                "); give the model a normalised-weight head, e.g. model: "
+                                "{name: embedding_head, classifier: cosine}");
+}
+
+torch::Tensor log1p_sum_exp(const torch::Tensor& z, const torch::Tensor& mask, int64_t dim) {
+  const torch::Tensor kept =
+      z.masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
+  std::vector<int64_t> one_shape = z.sizes().vec();
+  one_shape[static_cast<std::size_t>(dim < 0 ? dim + z.dim() : dim)] = 1;
+  return torch::logsumexp(torch::cat({kept, torch::zeros(one_shape, z.options())}, dim), dim);
 }
 
 torch::Tensor class_labels(const torch::Tensor& labels, int64_t batch, int64_t classes,

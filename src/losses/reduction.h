@@ -33,6 +33,12 @@ torch::Tensor binary_targets(const torch::Tensor& y, int64_t batch, const torch:
 /// it as int64. Throws UsageError naming `loss` otherwise.
 torch::Tensor class_labels(const torch::Tensor& labels, int64_t batch, int64_t classes,
                            const std::string& loss);
+/// check_float(cosines, loss, "the cosines (logits)", 2), and every value in [-1, 1] (up to
+/// rounding); otherwise a UsageError pointing at the normalised-weight head.
+void check_cosines(const torch::Tensor& cosines, const std::string& loss);
+/// log(1 + sum over k of exp(z_k)), summing along `dim` only where `mask` (bool, same shape)
+/// is true: 0 where nothing is kept. Stable for large z, with finite gradients.
+torch::Tensor log1p_sum_exp(const torch::Tensor& z, const torch::Tensor& mask, int64_t dim);
 /// "[2, 3]" for messages.
 std::string shape_string(const torch::Tensor& t);
 

@@ -77,8 +77,10 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const EmbeddingHeadOptions& options, Embedd
     projection_ = register_module(
         "projection", torch::nn::Linear(backbone_->embedding_dim(), options_.embedding_dim));
   if (options_.num_classes > 0)
-    classifier_ =
-        register_module("classifier", torch::nn::Linear(embedding_dim(), options_.num_classes));
+    classifier_ = register_module(
+        "classifier",
+        torch::nn::Linear(torch::nn::LinearOptions(embedding_dim(), options_.num_classes)
+                              .bias(options_.classifier == ClassifierKind::kLinear)));
   if (projection_) init_default(*projection_, static_cast<std::uint64_t>(options_.seed));
   if (classifier_)
     init_default(*classifier_, mix_seed(static_cast<std::uint64_t>(options_.seed), 1));
@@ -94,7 +96,10 @@ ModelOutput EmbeddingHeadImpl::forward(const torch::Tensor& images) {
   if (projection_) x = projection_->forward(x);
   if (options_.normalize) x = l2_normalize(x);
   ModelOutput out{x, torch::Tensor()};
-  if (classifier_) out.logits = classifier_->forward(x);
+  if (classifier_ && options_.classifier == ClassifierKind::kCosine)
+    out.logits = torch::nn::functional::linear(l2_normalize(x), l2_normalize(classifier_->weight));
+  else if (classifier_)
+    out.logits = classifier_->forward(x);
   return out;
 }
 

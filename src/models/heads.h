@@ -62,22 +62,33 @@ class SiameseBceImpl : public EmbeddingModelImpl {
 };
 TORCH_MODULE(SiameseBce);
 
+/// The classifier of an embedding head.
+///  - linear: Linear(embedding_dim -> num_classes) with bias, on the (normalised) embedding.
+///  - cosine: a normalised-weight head, no bias: the cosines between the L2-normalised
+///    embedding and the L2-normalised rows of `classifier.weight` (the class centres), in
+///    [-1, 1]; what the margin losses (arcface, cosface) and proxy_anchor read.
+enum class ClassifierKind { kLinear, kCosine };
+WTP_ENUM_NAMES(ClassifierKind, {ClassifierKind::kLinear, "linear"},
+               {ClassifierKind::kCosine, "cosine"})
+
 /// Embedding / classifier head: backbone embedding -> optional `projection`
 /// Linear(D -> embedding_dim) -> optional L2 normalisation -> optional `classifier`
-/// Linear(embedding_dim -> num_classes) on the (normalised) embedding.
+/// (ClassifierKind) on the (normalised) embedding.
 struct EmbeddingHeadOptions {
   config::Component backbone{"bn_inception", {}};  ///< backbone model
   std::int64_t embedding_dim = 0;  ///< projection size; 0 = no projection (backbone's D)
   std::int64_t num_classes = 0;    ///< classifier classes; 0 = no classifier
-  bool normalize = false;          ///< L2-normalise the embedding
-  bool freeze_backbone = false;    ///< freeze the backbone
-  std::int64_t seed = 0;           ///< seed of the head's weight initialisation
+  ClassifierKind classifier = ClassifierKind::kLinear;  ///< linear or cosine
+  bool normalize = false;                               ///< L2-normalise the embedding
+  bool freeze_backbone = false;                         ///< freeze the backbone
+  std::int64_t seed = 0;  ///< seed of the head's weight initialisation
 
   template <class V>
   void visit(V& v) {
     v("backbone", backbone, "backbone model (registry name and options)");
     v("embedding_dim", embedding_dim, "projection size; 0 = none");
     v("num_classes", num_classes, "classifier classes; 0 = none");
+    v("classifier", classifier, "linear, or cosine (normalised weights: arcface, cosface, ...)");
     v("normalize", normalize, "L2-normalise the embedding");
     v("freeze_backbone", freeze_backbone, "freeze the backbone");
     v("seed", seed, "seed of the head's weight initialisation");

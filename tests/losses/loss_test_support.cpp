@@ -12,7 +12,58 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "test_support.h"
+
 namespace wtp::losses::test {
+
+const nlohmann::json& upstream_reference() {
+  static const nlohmann::json reference = [] {
+    const auto path = wtp::test::source_dir() / "tests/losses/reference/upstream_losses.json";
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read " + path.string());
+    return nlohmann::json::parse(in);
+  }();
+  return reference;
+}
+
+torch::Tensor tensor_from_json(const nlohmann::json& values) {
+  std::vector<double> flat;
+  std::vector<int64_t> shape;
+  const nlohmann::json* level = &values;
+  while (level->is_array()) {
+    shape.push_back(static_cast<int64_t>(level->size()));
+    if (level->empty()) break;
+    level = &level->front();
+  }
+  std::function<void(const nlohmann::json&)> collect = [&](const nlohmann::json& v) {
+    if (v.is_array()) {
+      for (const auto& item : v) collect(item);
+    } else {
+      flat.push_back(v.get<double>());
+    }
+  };
+  collect(values);
+  return torch::tensor(flat, torch::kDouble).reshape(shape);
+}
+
+std::vector<UpstreamCase> upstream_cases(const std::string& name) {
+  std::vector<UpstreamCase> cases;
+  for (const auto& c : upstream_reference().at("cases")) {
+    if (c.at("name") != name) continue;
+    cases.push_back({name, c.at("options"), tensor_from_json(c.at("embeddings")),
+                     tensor_from_json(c.at("labels")).to(torch::kLong), tensor_from_json(c.at("w")),
+                     c.at("loss").get<double>(), tensor_from_json(c.at("grad_embeddings")),
+                     tensor_from_json(c.at("grad_w"))});
+  }
+  if (cases.empty()) throw std::runtime_error("upstream_losses.json has no case of " + name);
+  return cases;
+}
+
+torch::Tensor cosines(const torch::Tensor& embeddings, const torch::Tensor& w) {
+  namespace F = torch::nn::functional;
+  const auto unit = F::NormalizeFuncOptions().dim(1);
+  return F::normalize(embeddings, unit).matmul(F::normalize(w, unit).t());
+}
 
 torch::Tensor randn(at::IntArrayRef shape, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);

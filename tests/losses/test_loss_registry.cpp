@@ -8,6 +8,8 @@
 #include "losses/contrastive.h"
 #include "losses/group_loss.h"
 #include "losses/loss.h"
+#include "losses/margin_softmax.h"
+#include "losses/triplet.h"
 
 using namespace wtp::losses;
 using Catch::Matchers::Contains;
@@ -23,8 +25,19 @@ std::shared_ptr<Loss> make(const std::string& yaml) {
 
 TEST_CASE("loss registry: names, creation from config, requirements", "[losses][registry]") {
   const auto registry = builtin_losses();
-  CHECK(registry.names() ==
-        std::vector<std::string>{"bce", "bce_pair", "contrastive", "cross_entropy", "group_loss"});
+  CHECK(registry.names() == std::vector<std::string>{"arcface", "bce", "bce_pair", "contrastive",
+                                                     "cosface", "cross_entropy", "group_loss",
+                                                     "multi_similarity", "proxy_anchor",
+                                                     "triplet"});
+  for (const auto* name : {"arcface", "cosface", "proxy_anchor"}) {
+    const auto r = make(name)->requirements();
+    CHECK((r.logits && r.labels && !r.embeddings && !r.pairs));
+    CHECK(make(name)->name() == name);
+  }
+  for (const auto* name : {"triplet", "multi_similarity"}) {
+    const auto r = make(name)->requirements();
+    CHECK((r.embeddings && r.labels && !r.logits && !r.pairs));
+  }
   CHECK(make("contrastive")->requirements().pairs);
   CHECK(make("contrastive")->requirements().embeddings2);
   CHECK(make("bce_pair")->requirements().logits);
@@ -84,11 +97,29 @@ TEST_CASE("loss registry: configured losses compute the same as the functions",
   pair_logits.logits = randn({4, 1}, 5);
   pair_logits.labels = pair_y;
   CHECK(make("bce_pair")->forward(pair_logits).total.dim() == 0);
+
+  // The new losses pass the configured options to their functions.
+  LossInputs cosine_batch;
+  cosine_batch.logits = torch::tanh(z);
+  cosine_batch.labels = y;
+  ArcFaceOptions ao;
+  ao.scale = 10;
+  ao.margin = 0.2;
+  CHECK(
+      make("{name: arcface, scale: 10, margin: 0.2}")->forward(cosine_batch).total.item<double>() ==
+      Approx(arcface(cosine_batch.logits, y, ao).item<double>()));
+  TripletOptions to;
+  to.margin = 0.7;
+  to.mining = TripletMining::kAll;
+  CHECK(make("{name: triplet, margin: 0.7, mining: all}")->forward(batch).total.item<double>() ==
+        Approx(triplet_loss(x, y, to).item<double>()));
 }
 
 TEST_CASE("loss registry: errors name what to fix", "[losses][registry][validation]") {
-  CHECK_THROWS_WITH(make("triplet"),
-                    Contains("known: bce, bce_pair, contrastive, cross_entropy, group_loss"));
+  CHECK_THROWS_WITH(make("triplett"), Contains("known: arcface, bce, bce_pair, contrastive"));
+  CHECK_THROWS_WITH(make("{name: arcface, reduction: none}"), Contains("use mean or sum"));
+  CHECK_THROWS_WITH(make("{name: triplet, mining: hardest}"),
+                    Contains("batch_hard, semihard, all"));
   CHECK_THROWS_WITH(make("{name: group_loss, temprature: 3}"), Contains("temprature"));
   CHECK_THROWS_WITH(make("{name: group_loss, reduction: none}"), Contains("use mean or sum"));
   CHECK_THROWS_WITH(make("{name: group_loss, reduction: average}"), Contains("mean, sum, none"));

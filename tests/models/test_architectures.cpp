@@ -301,6 +301,25 @@ TEST_CASE("heads: siamese_bce, embedding_head and liveness", "[models]") {
   CHECK(head->num_classes() == 3);
   CHECK_THROWS_AS(head->pair_logits(out.embedding, out.embedding), wtp::UsageError);
 
+  // The normalised-weight (cosine) classifier: no bias; logits are the cosines between the
+  // embedding and the class centres (rows of classifier.weight), whatever `normalize` says.
+  auto cosine = create_model(component("{name: embedding_head, backbone: " + small +
+                                       ", embedding_dim: 4, num_classes: 3, classifier: cosine}"));
+  cosine->eval();
+  CHECK(names_of(*cosine).count("classifier.weight") == 1);
+  CHECK(names_of(*cosine).count("classifier.bias") == 0);
+  const auto co = cosine->forward(torch::rand({2, 3, 16, 16}));
+  torch::Tensor centres;
+  for (const auto& kv : state_dict(*cosine))
+    if (kv.first == "classifier.weight") centres = kv.second;
+  const auto expected = (co.embedding / co.embedding.norm(2, 1, true))
+                            .matmul((centres / centres.norm(2, 1, true)).t());
+  CHECK(torch::allclose(co.logits, expected, 1e-5, 1e-6));
+  CHECK(co.logits.abs().max().item<float>() <= 1.0f + 1e-6f);
+  CHECK_THROWS_WITH(create_model(component("{name: embedding_head, backbone: " + small +
+                                           ", num_classes: 3, classifier: angular}")),
+                    Catch::Matchers::Contains("linear, cosine"));
+
   auto live = create_model(component("{name: liveness, backbone: " + small + "}"));
   live->train();
   auto lo = live->forward(torch::rand({2, 3, 16, 16}));

@@ -19,6 +19,7 @@ void set(config::Node& root, const std::string& assignment) {
 /// Loads configs/<name>.yaml and shrinks it to one step per stage on the synthetic data.
 config::Node shrunk(const std::string& name, const fs::path& synth, const fs::path& out) {
   auto node = config::load_file((wtp::test::source_dir() / "configs" / (name + ".yaml")).string());
+  node.erase("synth");  // the test's own synthetic data instead
   set(node, "out=" + (out / name).string());
   set(node, "data.workers=1");
   set(node, "data.min_images=2");
@@ -48,6 +49,8 @@ config::Node shrunk(const std::string& name, const fs::path& synth, const fs::pa
     set(node, "data.valid.root=" + celeba);
     set(node, "data.test.root=" + lfw);
     set(node, "data.test_pairs=" + lfw + "/pairs.txt");
+  } else if (name.rfind("quickstart", 0) == 0) {  // synthetic CelebA, split by identity
+    set(node, "data.dataset.root=" + celeba);
   } else if (name == "liveness") {
     set(node, "data.dataset.root=" + (synth / "cew").string());
     set(node, "init.checkpoint=" + (out / "group_loss" / "checkpoints" / "best.pt").string());
@@ -75,7 +78,10 @@ TEST_CASE("every recipe runs one short step per stage on synthetic data", "[trai
   wtp::train::RunOptions quiet;
   quiet.progress = false;
   // group_loss first: liveness starts from its backbone.
-  for (const std::string name : {"contrastive", "siamese_bce", "group_loss", "liveness"}) {
+  for (const std::string name :
+       {"contrastive", "siamese_bce", "group_loss", "liveness", "quickstart", "quickstart_arcface",
+        "quickstart_cosface", "quickstart_proxy_anchor", "quickstart_triplet",
+        "quickstart_multi_similarity"}) {
     INFO(name);
     auto result = wtp::train::run_train(shrunk(name, dir / "synth", dir.path()), quiet);
     CHECK_FALSE(result.interrupted);
