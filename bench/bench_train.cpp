@@ -1,7 +1,8 @@
 // Training throughput of wtp-train's step (not a test; run by bench/run_train.sh side by side
 // with the PyTorch peer bench/train_torch.py).
 //
-//   bench_train --model siamese_cnn|bn_inception --batch B --mode compute|jpeg [--images DIR]
+//   bench_train --model siamese_cnn|bn_inception|iresnet50|mobilefacenet --batch B
+//               --mode compute|jpeg [--images DIR]
 //               [--steps N] [--warmup W] [--threads 2] [--workers 2] [--classes 1000]
 //
 // The model, loss, optimizer, sampler, train transforms and loader are built from the
@@ -10,9 +11,11 @@
 // (embedding_head over bn_inception with a `classes`-way classifier, Group Loss T = 12,
 // Adam lr 1.602403e-4 with weight decay 8.465428e-5, random resized crop 224 + flip) make
 // them; only the batch shape is the benchmark's (B/2 classes x 2 images, labelled_per_class
-// 1). Each step does what the trainer's step does (src/train/trainer.cpp, run_stage): set the
-// learning rate, forward, the loss through losses::Loss, loss.item(), zero_grad, backward,
-// optimizer step, the logged loss parts.
+// 1). iresnet50 / mobilefacenet (compute only): configs/arcface_iresnet50.yaml's training,
+// the backbone at 112 x 112 under a `classes`-way cosine classifier, ArcFace s = 64,
+// m = 0.5, SGD lr 0.1, momentum 0.9, weight decay 5e-4. Each step does what the trainer's step does
+// (src/train/trainer.cpp, run_stage): set the learning rate, forward, the loss through
+// losses::Loss, loss.item(), zero_grad, backward, optimizer step, the logged loss parts.
 //
 // compute: the same in-memory random batch every step (pure compute). jpeg: a BatchLoader
 // (workers threads, prefetch 4) over an ImageFolder tree of JPEGs (e.g. wtp-synth's
@@ -58,7 +61,8 @@ struct Args {
 
 [[noreturn]] void usage(const std::string& message) {
   std::fprintf(stderr,
-               "bench_train: %s\nusage: bench_train --model siamese_cnn|bn_inception --batch B "
+               "bench_train: %s\nusage: bench_train --model siamese_cnn|bn_inception|iresnet50|"
+               "mobilefacenet --batch B "
                "--mode compute|jpeg [--images DIR] [--steps N] [--warmup W] [--threads T] "
                "[--workers K] [--classes C]\n",
                message.c_str());
@@ -94,13 +98,15 @@ Args parse_args(int argc, char** argv) {
     else
       usage("unknown argument '" + arg + "'");
   }
-  if (a.model != "siamese_cnn" && a.model != "bn_inception")
-    usage("--model must be siamese_cnn or bn_inception");
+  const bool arcface = a.model == "iresnet50" || a.model == "mobilefacenet";
+  if (a.model != "siamese_cnn" && a.model != "bn_inception" && !arcface)
+    usage("--model must be siamese_cnn, bn_inception, iresnet50 or mobilefacenet");
   if (a.mode != "compute" && a.mode != "jpeg") usage("--mode must be compute or jpeg");
   if (a.mode == "jpeg" && a.images.empty()) usage("--mode jpeg needs --images DIR");
   if (a.batch < 4 || a.batch % 2 != 0) usage("--batch must be an even number >= 4");
   if (a.steps < 1 || a.warmup < 0) usage("--steps must be >= 1 and --warmup >= 0");
-  if (a.model == "bn_inception" && a.classes < a.batch / 2)
+  if (arcface && a.mode != "compute") usage("--model " + a.model + " runs --mode compute only");
+  if (a.model != "siamese_cnn" && a.classes < a.batch / 2)
     usage("--classes must be at least --batch / 2 (the classes of one batch)");
   return a;
 }
@@ -125,6 +131,17 @@ Recipe recipe(const Args& a) {
     r.sampler = component("{name: pairs, batch_size: " + half + "}", "sampler");
     r.transforms = {component("{name: horizontal_flip}", "t"),
                     component("{name: resize, size: 128}", "t")};
+  } else if (a.model == "iresnet50" || a.model == "mobilefacenet") {
+    const std::string backbone =
+        a.model == "iresnet50" ? "{name: iresnet, depth: 50}" : "{name: mobilefacenet}";
+    r.model = component("{name: embedding_head, backbone: " + backbone +
+                            ", classifier: cosine, num_classes: " + std::to_string(a.classes) + "}",
+                        "model");
+    r.loss = component("{name: arcface, scale: 64, margin: 0.5}", "loss");
+    r.optimizer =
+        component("{name: sgd, lr: 0.1, momentum: 0.9, weight_decay: 5.0e-4}", "optimizer");
+    r.sampler = component(
+        "{name: class_balanced, classes_per_batch: " + half + ", images_per_class: 2}", "sampler");
   } else {
     r.model = component("{name: embedding_head, backbone: {name: bn_inception}, num_classes: " +
                             std::to_string(a.classes) + "}",

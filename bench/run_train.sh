@@ -15,7 +15,11 @@
 #   STEPS_SCALE    multiplies every case's timed steps (default 1; the full run should take
 #                  6 to 8 minutes on a quiet 2-core machine, an estimate from per-step times)
 #   CLASSES        Group Loss classifier classes (default 1000)
-#   CASES          subset of cases, e.g. "siamese_cnn:64 bn_inception:12" (default all three)
+#   CASES          subset of cases, e.g. "siamese_cnn:64 bn_inception:12" (default the three
+#                  above); "iresnet50:B" and "mobilefacenet:B" add insightface's backbones
+#                  with ArcFace (compute mode only; needs INSIGHTFACE, below)
+#   INSIGHTFACE    insightface's recognition/arcface_torch folder (a checkout), for the
+#                  PyTorch side of iresnet50 / mobilefacenet (their own code)
 #   TORCH_NHWC     1 (default) = also run PyTorch's compute cases channels-last (wtp's
 #                  models are channels-last already); 0 = skip those runs
 #   NO_MMAP        1 = run both sides with glibc malloc's mmap off and no trimming
@@ -60,7 +64,7 @@ if grep -q avx512f /proc/cpuinfo && [[ -z "${OPENBLAS_CORETYPE:-}" ]]; then
   OPENBLAS_CORETYPE=SkylakeX "$python" "$here/train_torch.py" --peak --threads "$threads" |
     sed 's/^RESULT peak/RESULT peak512/' | tee -a "$results" >&2
 fi
-for m in siamese_cnn bn_inception; do
+for m in siamese_cnn bn_inception $(for c in ${CASES:-}; do echo "${c%%:*}"; done | grep -E '^(iresnet50|mobilefacenet)$' | sort -u); do
   "$python" "$here/train_torch.py" --flops "$m" --classes "$classes" | tee -a "$results" >&2
 done
 
@@ -94,9 +98,10 @@ run_case() {
 
 cases="${CASES:-siamese_cnn:64 bn_inception:48 bn_inception:12}"
 # warm-up and timed steps per case: about 10-30 s per run on a quiet 2-core machine
-plan() { case "$1" in siamese_cnn:*) echo "3 20" ;; bn_inception:48) echo "2 5" ;; *) echo "3 10" ;; esac; }
+plan() { case "$1" in siamese_cnn:*) echo "3 20" ;; bn_inception:48) echo "2 5" ;; iresnet50:* | mobilefacenet:*) echo "2 5" ;; *) echo "3 10" ;; esac; }
 for mode in compute jpeg; do
   for c in $cases; do
+    [[ "$mode" == jpeg && "$c" =~ ^(iresnet50|mobilefacenet): ]] && continue  # compute only
     run_case "${c%%:*}" "${c##*:}" "$mode" $(plan "$c")
     if [[ "$mode" == compute && "${TORCH_NHWC:-1}" == 1 ]]; then
       run_case "${c%%:*}" "${c##*:}" "$mode" $(plan "$c") torch

@@ -1,14 +1,17 @@
 #!/usr/bin/python3
 """PyTorch peer of bench_train: the same training step in plain PyTorch.
 
-Models are the independent references of tests/models/reference_models.py (test_models
+iresnet50 / mobilefacenet (compute mode): insightface's own backbones and ArcFace logits
+(CombinedMarginLoss) from $INSIGHTFACE (a checkout's recognition/arcface_torch), a
+normalised-weight classifier, cross-entropy, SGD 0.1 / 0.9 / 5e-4 (configs/arcface_iresnet50.yaml).
+The other models are the independent references of tests/models/reference_models.py (test_models
 loads our weights into them with load_state_dict(strict=True) and compares outputs, so
 names, shapes and layers match src/models layer by layer). Losses re-implement
 src/losses/contrastive.cpp and src/losses/group_loss.cpp formula for formula; the
 optimizer is torch.optim.Adam with the recipes' settings (configs/contrastive.yaml,
 configs/group_loss.yaml).
 
-    train_torch.py --model siamese_cnn|bn_inception --batch B --mode compute|jpeg
+    train_torch.py --model siamese_cnn|bn_inception|iresnet50|mobilefacenet --batch B --mode compute|jpeg
                    [--images DIR] [--steps N] [--warmup W] [--threads 2] [--workers 2]
                    [--classes C] [--channels-last] [--no-mkldnn]
     train_torch.py --peak          fp32 matmul GFLOP/s (torch.mm 2048^2) at --threads
@@ -84,8 +87,33 @@ class GroupLossModel(nn.Module):
         return embedding, self.classifier(embedding)
 
 
+class ArcFaceModel(nn.Module):
+    """configs/arcface_iresnet50.yaml's model in insightface's own code: its backbone
+    (recognition/arcface_torch/backbones, from $INSIGHTFACE) and a normalised-weight
+    classifier (the class centres W, as its PartialFC holds them); forward returns the
+    embedding and the cosines."""
+
+    def __init__(self, model_name, classes):
+        super().__init__()
+        root = os.environ.get("INSIGHTFACE")
+        if not root:
+            sys.exit("train_torch.py: set INSIGHTFACE to insightface's recognition/arcface_torch")
+        sys.path.insert(0, root)
+        from backbones import get_model  # noqa: E402  (insightface)
+        self.backbone = get_model("r50" if model_name == "iresnet50" else "mbf")
+        self.weight = nn.Parameter(torch.normal(0, 0.01, (classes, 512)))
+
+    def forward(self, images):
+        embedding = self.backbone(images)
+        return embedding, F.linear(F.normalize(embedding), F.normalize(self.weight))
+
+
 def build(model_name, classes):
-    """Model, optimizer (the recipe's Adam), input side."""
+    """Model, optimizer (the recipe's), input side."""
+    if model_name in ("iresnet50", "mobilefacenet"):
+        model = ArcFaceModel(model_name, classes)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+        return model, optimizer, 112
     if model_name == "siamese_cnn":
         model = reference_models.SiameseCnn()
         return model, torch.optim.Adam(model.parameters(), lr=1.0e-4), 128
@@ -101,6 +129,11 @@ def step(model_name, model, optimizer, images, labels):
         n = images.shape[0] // 2
         embedding, _ = model(images)
         loss = contrastive(embedding[:n], embedding[n:], labels.to(embedding.dtype))
+    elif model_name in ("iresnet50", "mobilefacenet"):
+        from losses import CombinedMarginLoss  # noqa: E402  (insightface's ArcFace logits)
+        _, cosines = model(images)
+        logits = CombinedMarginLoss(64.0, 1.0, 0.5, 0.0)(cosines, labels)
+        loss = F.cross_entropy(logits, labels)
     else:
         embedding, logits = model(images)
         loss, _group, _ce = group_loss(embedding, logits, labels)
@@ -233,7 +266,7 @@ def jpeg_batches(args, side):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["siamese_cnn", "bn_inception"])
+    parser.add_argument("--model", choices=["siamese_cnn", "bn_inception", "iresnet50", "mobilefacenet"])
     parser.add_argument("--batch", type=int, default=64, help="images per step")
     parser.add_argument("--mode", choices=["compute", "jpeg"], default="compute")
     parser.add_argument("--images", help="ImageFolder root of JPEGs (jpeg mode)")

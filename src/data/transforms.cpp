@@ -51,6 +51,10 @@ Normalization Normalization::preset(NormalizePreset preset) {
       n.scale = 1.0;
       n.mean = {104.0, 117.0, 128.0};
       break;
+    case NormalizePreset::kArcface:
+      n.mean = {0.5, 0.5, 0.5};
+      n.std = {0.5, 0.5, 0.5};
+      break;
   }
   return n;
 }

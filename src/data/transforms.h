@@ -46,10 +46,11 @@ enum class NormalizePreset {
   kImagenet,  ///< RGB, (x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
   kFacenet,   ///< RGB, (x - 127.5) / 128 (facenet-pytorch's fixed_image_standardization)
   kCaffe,     ///< BGR, x - [104, 117, 128] on the 0-255 scale (Caffe BN-Inception)
+  kArcface,   ///< RGB, (x / 255 - 0.5) / 0.5 in [-1, 1] (insightface's arcface_torch)
 };
 WTP_ENUM_NAMES(NormalizePreset, {NormalizePreset::kUnit, "unit"},
                {NormalizePreset::kImagenet, "imagenet"}, {NormalizePreset::kFacenet, "facenet"},
-               {NormalizePreset::kCaffe, "caffe"})
+               {NormalizePreset::kCaffe, "caffe"}, {NormalizePreset::kArcface, "arcface"})
 
 /// out[c] = (v * scale - mean[c]) / std[c] for the 8-bit value v of output channel c, the
 /// output channels being in `order`.
@@ -400,7 +401,7 @@ struct NormalizeOptions {
   NormalizePreset preset = NormalizePreset::kUnit;  ///< which normalisation
   template <class V>
   void visit(V& v) {
-    v("preset", preset, "unit | imagenet | facenet | caffe");
+    v("preset", preset, "unit | imagenet | facenet | caffe | arcface");
   }
 };
 

@@ -125,10 +125,7 @@ ModelOutput BnInceptionImpl::forward(const torch::Tensor& images) {
   if (projection_) x = projection_->forward(x);
   ModelOutput out;
   if (last_linear_) out.logits = last_linear_->forward(x);
-  out.embedding = options_.normalize
-                      ? torch::nn::functional::normalize(
-                            x, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1))
-                      : x;
+  out.embedding = options_.normalize ? l2_normalize(x) : x;
   return out;
 }
 

@@ -71,6 +71,11 @@ void fill_from(torch::Tensor& target, const torch::Tensor& cpu_values) {
 
 }  // namespace
 
+torch::Tensor l2_normalize(const torch::Tensor& x) {
+  return torch::nn::functional::normalize(
+      x, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1));
+}
+
 void init_default(torch::nn::Module& module, std::uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for_each_conv_linear(module, [&](torch::Tensor& weight, torch::Tensor& bias) {
@@ -92,6 +97,19 @@ void init_xavier_normal(torch::nn::Module& module, double gain, std::uint64_t se
       bias.zero_();
     }
   });
+}
+
+void init_kaiming_conv(torch::nn::Module& module, std::uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto visit = [&](torch::nn::Module& m) {
+    if (auto* conv = m.as<torch::nn::Conv2dImpl>()) {
+      const double std = std::sqrt(2.0 / fans(conv->weight).second);
+      fill_from(conv->weight,
+                torch::empty(conv->weight.sizes(), torch::kFloat).normal_(0.0, std, gen));
+    }
+  };
+  visit(module);
+  for (auto& m : module.modules(/*include_self=*/false)) visit(*m);
 }
 
 }  // namespace wtp::models

@@ -21,7 +21,7 @@ struct ModelOutput {
 };
 
 /// Pixel normalisation presets: the data pipeline's (data/transforms.h: unit, imagenet,
-/// facenet, caffe), so a model's input spec and the transforms that feed it name the same
+/// facenet, caffe, arcface), so a model's input spec and the transforms that feed it name the same
 /// thing. Every preset starts from RGB images.
 using Normalization = data::NormalizePreset;
 /// Channel order of the tensor the network consumes.
@@ -74,6 +74,9 @@ EmbeddingModel as_embedding_model(const Holder& holder) {
   return EmbeddingModel(std::static_pointer_cast<EmbeddingModelImpl>(holder.ptr()));
 }
 
+/// The rows of `x` [N, D] scaled to unit L2 norm (rows of zeros stay zero).
+torch::Tensor l2_normalize(const torch::Tensor& x);
+
 /// Re-initialises every Conv2d and Linear under `module` as PyTorch's default
 /// reset_parameters does (weight and bias uniform in +-1/sqrt(fan_in)), but from a
 /// generator seeded with `seed`, so the same seed gives the same weights everywhere.
@@ -84,5 +87,10 @@ void init_default(torch::nn::Module& module, std::uint64_t seed);
 /// (std = gain * sqrt(2 / (fan_in + fan_out))) from a generator seeded with `seed`;
 /// biases are set to 0.
 void init_xavier_normal(torch::nn::Module& module, double gain, std::uint64_t seed);
+
+/// Re-initialises every Conv2d weight under `module` with Kaiming-normal for ReLU networks,
+/// fan-out mode (std = sqrt(2 / fan_out)), as torchvision's ResNet does, from a generator
+/// seeded with `seed`; Linear layers and conv biases are left as they are.
+void init_kaiming_conv(torch::nn::Module& module, std::uint64_t seed);
 
 }  // namespace wtp::models

@@ -7,11 +7,6 @@ namespace wtp::models {
 
 namespace {
 
-torch::Tensor l2_normalize(const torch::Tensor& x) {
-  return torch::nn::functional::normalize(
-      x, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1));
-}
-
 EmbeddingModel checked(EmbeddingModel backbone, const char* head) {
   if (!backbone) throw std::invalid_argument(std::string(head) + ": backbone is null");
   return backbone;

@@ -218,10 +218,7 @@ ModelOutput InceptionResnetV1Impl::forward(const torch::Tensor& images) {
     x = last_bn_->forward(last_linear_->forward(dropout_->forward(x)));
   ModelOutput out;
   if (logits_) out.logits = logits_->forward(x);
-  out.embedding = options_.normalize
-                      ? torch::nn::functional::normalize(
-                            x, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1))
-                      : x;
+  out.embedding = options_.normalize ? l2_normalize(x) : x;
   return out;
 }
 

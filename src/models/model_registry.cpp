@@ -3,6 +3,9 @@
 #include "models/bn_inception.h"
 #include "models/heads.h"
 #include "models/inception_resnet_v1.h"
+#include "models/iresnet.h"
+#include "models/mobilefacenet.h"
+#include "models/resnet.h"
 #include "models/siamese_cnn.h"
 
 namespace wtp::models {
@@ -17,6 +20,15 @@ void register_builtin_models(ModelRegistry& registry) {
   registry.add<BnInceptionOptions>(
       "bn_inception", "Caffe-port BN-Inception (224x224, 1024-d, optional classifier)",
       [](const BnInceptionOptions& o) { return as_embedding_model(BnInception(o)); });
+  registry.add<ResNetOptions>(
+      "resnet", "torchvision's ResNet-18/34/50/101/152 (its names; pooled features, optional fc)",
+      [](const ResNetOptions& o) { return as_embedding_model(ResNet(o)); });
+  registry.add<IResNetOptions>(
+      "iresnet", "insightface's IResNet-18/34/50/100 (112x112, 512-d; the ArcFace backbone)",
+      [](const IResNetOptions& o) { return as_embedding_model(IResNet(o)); });
+  registry.add<MobileFaceNetOptions>(
+      "mobilefacenet", "insightface's MobileFaceNet (112x112, 512-d, 2 M parameters)",
+      [](const MobileFaceNetOptions& o) { return as_embedding_model(MobileFaceNet(o)); });
   ModelRegistry* self = &registry;
   registry.add<SiameseBceOptions>(
       "siamese_bce", "Siamese pair head on |e1 - e2| around a backbone (BCE, 1 = different)",

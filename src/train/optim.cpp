@@ -164,6 +164,10 @@ void CosineScheduleOptions::validate() const {
   WarmupOptions::validate();
   require(min_factor >= 0 && min_factor <= 1, "min_factor must be in [0, 1]");
 }
+void PolyScheduleOptions::validate() const {
+  WarmupOptions::validate();
+  require(power > 0, "power must be > 0 (1 = linear decay)");
+}
 
 namespace {
 
@@ -216,6 +220,15 @@ void register_builtin_schedules(ScheduleRegistry& registry) {
         return std::make_shared<Schedule>(o, [o](double epoch, int total) {
           const double t = total > 0 ? std::min(1.0, epoch / total) : 1.0;
           return o.min_factor + (1.0 - o.min_factor) * 0.5 * (1.0 + std::cos(M_PI * t));
+        });
+      });
+  registry.add<PolyScheduleOptions>(
+      "poly", "polynomial decay to 0 after the warm-up (insightface's PolynomialLRWarmup)",
+      [](const PolyScheduleOptions& o) -> std::shared_ptr<LrSchedule> {
+        return std::make_shared<Schedule>(o, [o](double epoch, int total) {
+          const double span = total - o.warmup_epochs;
+          if (epoch <= o.warmup_epochs || span <= 0) return 1.0;
+          return std::pow(std::max(0.0, 1.0 - (epoch - o.warmup_epochs) / span), o.power);
         });
       });
 }

@@ -149,8 +149,22 @@ struct CosineScheduleOptions : WarmupOptions {
   void validate() const;
 };
 
+/// Polynomial decay after the warm-up, insightface's PolynomialLRWarmup:
+/// factor = (1 - (epoch - warmup_epochs) / (total - warmup_epochs))^power, reaching 0 at
+/// the end of the run.
+struct PolyScheduleOptions : WarmupOptions {
+  double power = 1.0;  ///< 1 = linear decay (insightface's default), 2 = quadratic
+  template <class V>
+  void visit(V& v) {
+    v("power", power, "exponent of the decay (1 = linear)");
+    v("warmup_epochs", warmup_epochs, "linear warm-up length in epochs");
+    v("warmup_start", warmup_start, "factor at the start of warm-up");
+  }
+  void validate() const;
+};
+
 using ScheduleRegistry = Registry<std::shared_ptr<LrSchedule>>;
-/// Registers constant, step, multistep and cosine (all with optional linear warm-up).
+/// Registers constant, step, multistep, cosine and poly (all with optional linear warm-up).
 void register_builtin_schedules(ScheduleRegistry& registry);
 const ScheduleRegistry& schedules();
 

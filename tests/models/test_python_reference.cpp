@@ -4,9 +4,7 @@
 // must match the reference ports) and returns its outputs. Skipped with a message when no
 // Python with torch is found (set WTP_PYTHON to choose the interpreter).
 #include <ATen/CPUGeneratorImpl.h>
-#include <cstdlib>
 #include <fstream>
-#include <optional>
 
 #include "catch_torch.h"
 #include "models/bn_inception.h"
@@ -19,16 +17,6 @@
 using namespace wtp::models;
 
 namespace {
-
-std::optional<std::string> python_with_torch() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("WTP_PYTHON")) candidates.emplace_back(env);
-  candidates.emplace_back("python3");
-  candidates.emplace_back("/usr/bin/python3");
-  for (const auto& python : candidates)
-    if (wtp::test::run_command(python + " -c 'import torch' 2>&1").status == 0) return python;
-  return std::nullopt;
-}
 
 /// Gives every BatchNorm non-trivial affine parameters and running statistics, so the
 /// comparison exercises them.
@@ -60,7 +48,7 @@ double relative_error(const torch::Tensor& ours, const torch::Tensor& ref) {
 }  // namespace
 
 TEST_CASE("models match an independent PyTorch implementation", "[models][python]") {
-  const auto python = python_with_torch();
+  const auto python = wtp::test::python_with_torch();
   if (!python) {
     WTP_SKIP("no python3 with torch (apt-get install python3-torch, or set WTP_PYTHON)");
   }

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
+#include <vector>
 
 namespace wtp::test {
 
@@ -61,6 +62,16 @@ CommandResult run_command(const std::string& command) {
   int status = ::pclose(pipe);
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+std::optional<std::string> python_with_torch() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("WTP_PYTHON")) candidates.emplace_back(env);
+  candidates.emplace_back("python3");
+  candidates.emplace_back("/usr/bin/python3");
+  for (const auto& python : candidates)
+    if (run_command(python + " -c 'import torch'").status == 0) return python;
+  return std::nullopt;
 }
 
 std::string read_file(const std::filesystem::path& path) {

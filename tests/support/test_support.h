@@ -42,6 +42,10 @@ struct CommandResult {
 };
 CommandResult run_command(const std::string& command);
 
+/// A Python interpreter that can `import torch`: $WTP_PYTHON, python3, then
+/// /usr/bin/python3 (Debian's, with python3-torch); nullopt when none can.
+std::optional<std::string> python_with_torch();
+
 /// Reads a whole file as bytes.
 std::string read_file(const std::filesystem::path& path);
 

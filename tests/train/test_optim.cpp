@@ -52,10 +52,24 @@ TEST_CASE("learning-rate schedules give the documented factors", "[train][schedu
   CHECK(factor("{name: constant, warmup_epochs: 2}", 0.5) == Approx(0.25));
   CHECK(factor("{name: constant, warmup_epochs: 2, warmup_start: 0.5}", 1.0) == Approx(0.75));
   CHECK(factor("{name: constant, warmup_epochs: 2}", 2.0) == 1.0);
+  // poly: insightface's PolynomialLRWarmup(warmup_iters=2, total_iters=10), run here with
+  // Debian's python3-torch, gave the rates 0.5, 1.0, 0.875, 0.75, ... 0.125, 0.0 at steps
+  // 1..10 (power 1) and 0.765625, 0.5625, 0.390625, 0.25 at steps 3..6 (power 2). (At step
+  // 0 it returns the base rate, skipping its own warm-up; here the warm-up starts at 0.)
+  CHECK(factor("{name: poly, warmup_epochs: 2}", 1.0) == Approx(0.5));
+  CHECK(factor("{name: poly, warmup_epochs: 2}", 2.0) == Approx(1.0));
+  for (int e = 3; e <= 10; ++e)
+    CHECK(factor("{name: poly, warmup_epochs: 2}", e) ==
+          Approx(1.0 - 0.125 * (e - 2)).margin(1e-12));
+  const double squared[] = {0.765625, 0.5625, 0.390625, 0.25};
+  for (int e = 3; e <= 6; ++e)
+    CHECK(factor("{name: poly, power: 2, warmup_epochs: 2}", e) == Approx(squared[e - 3]));
+  CHECK(factor("{name: poly}", 5.0) == Approx(0.5));
+  CHECK_THROWS_WITH(factor("{name: poly, power: 0}", 1), Catch::Contains("power must be > 0"));
   CHECK_THROWS_WITH(factor("{name: step, step_size: 0}", 1),
                     Catch::Contains("step_size must be > 0"));
   CHECK_THROWS_WITH(factor("{name: linear}", 1),
-                    Catch::Contains("known: constant, cosine, multistep, step"));
+                    Catch::Contains("known: constant, cosine, multistep, poly, step"));
 }
 
 TEST_CASE("optimizers build per-prefix groups and skip frozen parameters", "[train][optim]") {

@@ -49,6 +49,20 @@ config::Node shrunk(const std::string& name, const fs::path& synth, const fs::pa
     set(node, "data.valid.root=" + celeba);
     set(node, "data.test.root=" + lfw);
     set(node, "data.test_pairs=" + lfw + "/pairs.txt");
+  } else if (name == "arcface_iresnet50") {  // the synthetic images, resized, no alignment
+    node.erase("align");
+    for (const char* split : {"dataset", "valid"}) {
+      set(node, std::string("data.") + split + ".root=" + celeba);
+      set(node, std::string("data.") + split + ".images=img_align_celeba");
+    }
+    set(node, "data.test.root=" + lfw);
+    set(node, "data.test.images=auto");
+    set(node, "data.test_pairs=" + lfw + "/pairs.txt");
+    set(node,
+        "data.transforms.train=[{name: resize, size: 112}, {name: normalize, preset: arcface}]");
+    set(node,
+        "data.transforms.eval=[{name: resize, size: 112}, {name: normalize, preset: arcface}]");
+    set(node, "model.backbone.depth=18");         // the same family, a quarter of the compute
   } else if (name.rfind("quickstart", 0) == 0) {  // synthetic CelebA, split by identity
     set(node, "data.dataset.root=" + celeba);
   } else if (name == "liveness") {
@@ -81,7 +95,7 @@ TEST_CASE("every recipe runs one short step per stage on synthetic data", "[trai
   for (const std::string name :
        {"contrastive", "siamese_bce", "group_loss", "liveness", "quickstart", "quickstart_arcface",
         "quickstart_cosface", "quickstart_proxy_anchor", "quickstart_triplet",
-        "quickstart_multi_similarity"}) {
+        "quickstart_multi_similarity", "arcface_iresnet50"}) {
     INFO(name);
     auto result = wtp::train::run_train(shrunk(name, dir / "synth", dir.path()), quiet);
     CHECK_FALSE(result.interrupted);
