@@ -330,9 +330,9 @@ TEST_CASE("heads: siamese_bce, embedding_head and liveness", "[models]") {
 }
 
 TEST_CASE("registry: names, unknown names and strict options", "[models]") {
-  const std::vector<std::string> expected = {"bn_inception",        "embedding_head",
-                                             "inception_resnet_v1", "liveness",
-                                             "siamese_bce",         "siamese_cnn"};
+  const std::vector<std::string> expected = {
+      "bn_inception",  "embedding_head", "inception_resnet_v1", "iresnet",    "liveness",
+      "mobilefacenet", "resnet",         "siamese_bce",         "siamese_cnn"};
   CHECK(model_names() == expected);
   CHECK_THROWS_WITH(create_model(component("resnet50")),
                     Catch::Contains("unknown model 'resnet50'") && Catch::Contains("bn_inception"));

@@ -58,10 +58,8 @@ config::Node shrunk(const std::string& name, const fs::path& synth, const fs::pa
     set(node, "data.test.root=" + lfw);
     set(node, "data.test.images=auto");
     set(node, "data.test_pairs=" + lfw + "/pairs.txt");
-    set(node,
-        "data.transforms.train=[{name: resize, size: 112}, {name: normalize, preset: arcface}]");
-    set(node,
-        "data.transforms.eval=[{name: resize, size: 112}, {name: normalize, preset: arcface}]");
+    set(node, "data.transforms.train=[{name: resize, size: 112}]");
+    set(node, "data.transforms.eval=[{name: resize, size: 112}]");
     set(node, "model.backbone.depth=18");         // the same family, a quarter of the compute
   } else if (name.rfind("quickstart", 0) == 0) {  // synthetic CelebA, split by identity
     set(node, "data.dataset.root=" + celeba);
