@@ -54,15 +54,9 @@ void read_valid_curve(const fs::path& run_dir, CompareRun& run) {
   const config::Node* validation = cfg.find("validation");
   const config::Node* metric = validation ? validation->find("metric") : nullptr;
   run.valid_metric = metric && metric->is_scalar() ? metric->text() : "";
-  std::map<std::string, double> epoch_x;  // "stage,epoch" -> x
-  for (const auto& r : read_metric_rows(run_dir / "metrics.csv")) {
-    const std::string key = r.stage + "," + r.epoch;
-    if (r.split == "train" && r.metric == "epoch_loss") {
-      epoch_x[key] = static_cast<double>(epoch_x.size() + 1);
-    } else if (r.split == "valid" && r.metric == run.valid_metric && epoch_x.count(key)) {
-      run.valid_curve.emplace_back(epoch_x[key], r.value);
-    }
-  }
+  const EpochCurves c = epoch_curves(read_metric_rows(run_dir / "metrics.csv"), run.valid_metric);
+  for (std::size_t i = 0; i < c.valid_x.size(); ++i)
+    run.valid_curve.emplace_back(c.valid_x[i], c.valid_y[i]);
 }
 
 /// Trains (or resumes) one recipe with one seed, or reads back a finished run.

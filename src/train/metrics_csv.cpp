@@ -1,6 +1,7 @@
 #include "train/metrics_csv.h"
 
 #include <cmath>
+#include <map>
 #include <stdexcept>
 
 #include "core/csv.h"
@@ -40,6 +41,24 @@ std::vector<MetricRow> read_metric_rows(const fs::path& path) {
     rows.push_back(std::move(r));
   }
   return rows;
+}
+
+EpochCurves epoch_curves(const std::vector<MetricRow>& rows, const std::string& valid_metric) {
+  EpochCurves c;
+  std::map<std::string, double> epoch_x;  // "stage,epoch" -> x
+  for (const auto& r : rows) {
+    const std::string key = r.stage + "," + r.epoch;
+    if (r.split == "train" && r.metric == "epoch_loss") {
+      const double x = static_cast<double>(epoch_x.size() + 1);
+      epoch_x[key] = x;
+      c.loss_x.push_back(x);
+      c.loss_y.push_back(r.value);
+    } else if (r.split == "valid" && r.metric == valid_metric && epoch_x.count(key)) {
+      c.valid_x.push_back(epoch_x[key]);
+      c.valid_y.push_back(r.value);
+    }
+  }
+  return c;
 }
 
 }  // namespace wtp::train

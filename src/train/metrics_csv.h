@@ -21,4 +21,13 @@ struct MetricRow {
 /// column, std::runtime_error naming the file and line for a malformed row.
 std::vector<MetricRow> read_metric_rows(const std::filesystem::path& path);
 
+/// A run's curves as curves.png draws them: epochs numbered 1, 2, ... across all stages
+/// (by their train epoch_loss rows), the mean training loss of each, and the validation
+/// `valid_metric` at the epochs that have one.
+struct EpochCurves {
+  std::vector<double> loss_x, loss_y;    ///< epoch number, mean training loss
+  std::vector<double> valid_x, valid_y;  ///< epoch number, validation metric
+};
+EpochCurves epoch_curves(const std::vector<MetricRow>& rows, const std::string& valid_metric);
+
 }  // namespace wtp::train

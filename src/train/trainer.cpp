@@ -223,32 +223,19 @@ void Trainer::save(const std::string& name, const torch::optim::Optimizer* opt, 
 void Trainer::write_curves() {
   if (!main_) return;
   // From metrics.csv, so a resumed run draws its whole history.
-  std::map<std::string, double> epoch_x;  // "stage,epoch" -> x
-  std::vector<double> loss_x, loss_y, valid_x, valid_y;
-  for (const auto& r : read_metric_rows(metrics_->path())) {
-    const std::string key = r.stage + "," + r.epoch;
-    if (r.split == "train" && r.metric == "epoch_loss") {
-      const double x = static_cast<double>(epoch_x.size() + 1);
-      epoch_x[key] = x;
-      loss_x.push_back(x);
-      loss_y.push_back(r.value);
-    } else if (r.split == "valid" && r.metric == cfg_.validation.metric && epoch_x.count(key)) {
-      valid_x.push_back(epoch_x[key]);
-      valid_y.push_back(r.value);
-    }
-  }
-  if (loss_x.empty()) return;
+  const EpochCurves c = epoch_curves(read_metric_rows(metrics_->path()), cfg_.validation.metric);
+  if (c.loss_x.empty()) return;
   eval::PlotOptions loss_plot;
   loss_plot.title = "training loss (mean per epoch, all stages)";
   loss_plot.x_label = "epoch";
   loss_plot.y_label = "loss";
   loss_plot.height = 360;
-  cv::Mat top = eval::render_plot({{"train loss", loss_x, loss_y}}, loss_plot);
+  cv::Mat top = eval::render_plot({{"train loss", c.loss_x, c.loss_y}}, loss_plot);
   eval::PlotOptions valid_plot = loss_plot;
   valid_plot.title = "validation " + cfg_.validation.metric;
   valid_plot.y_label = cfg_.validation.metric;
   cv::Mat bottom =
-      eval::render_plot({{"valid " + cfg_.validation.metric, valid_x, valid_y}}, valid_plot);
+      eval::render_plot({{"valid " + cfg_.validation.metric, c.valid_x, c.valid_y}}, valid_plot);
   cv::Mat both;
   cv::vconcat(top, bottom, both);
   cv::imwrite((dir_ / "curves.png").string(), both);

@@ -53,22 +53,22 @@ def case(name, seed, loss_of, options, **batch_options):
             "grad_embeddings": e.grad.tolist(), "grad_w": grad_w.tolist()}
 
 
-def pml_arcface(scale, margin):
+def pml_margin(loss_class, scale, margin):
+    """ArcFaceLoss (margin in degrees there) or CosFaceLoss, with W = our class centres."""
     def loss_of(e, labels, w):
-        fn = losses.ArcFaceLoss(num_classes=w.shape[0], embedding_size=w.shape[1],
-                                margin=math.degrees(margin), scale=scale)
+        fn = loss_class(num_classes=w.shape[0], embedding_size=w.shape[1], margin=margin,
+                        scale=scale)
         fn.W = torch.nn.Parameter(w.t().clone())
         return fn(e, labels), fn.W, True
     return loss_of
+
+
+def pml_arcface(scale, margin):
+    return pml_margin(losses.ArcFaceLoss, scale, math.degrees(margin))
 
 
 def pml_cosface(scale, margin):
-    def loss_of(e, labels, w):
-        fn = losses.CosFaceLoss(num_classes=w.shape[0], embedding_size=w.shape[1],
-                                margin=margin, scale=scale)
-        fn.W = torch.nn.Parameter(w.t().clone())
-        return fn(e, labels), fn.W, True
-    return loss_of
+    return pml_margin(losses.CosFaceLoss, scale, margin)
 
 
 def pml_proxy_anchor(margin, alpha):
