@@ -4,8 +4,11 @@
 #   bash scripts/setup.sh            # Release build of the library and the tools in ./build
 #   BUILD_DIR=out bash scripts/setup.sh
 #   WTP_BUILD_TESTS=1 ...  also the test executables (for ctest) and everything the tests use:
-#                          WTP_WITH_PYTHON, WTP_WITH_POSTGRES and WTP_WITH_BROWSER default to 1
+#                          WTP_WITH_PYTHON, WTP_WITH_POSTGRES, WTP_WITH_BROWSER and
+#                          WTP_WITH_DATASETS default to 1
 #   WTP_WITH_PYTHON=1 ...  also python3-torch for the PyTorch cross-check tests
+#   WTP_WITH_DATASETS=1 ... also the image sets Debian packages (dataset-fashion-mnist, 30 MB:
+#                          the README's second comparison and its loader's test on the real files)
 #   WTP_WITH_BENCH=1 ...   also the benchmarks and their Python peers (torchvision, sklearn, optuna)
 #   WTP_WITH_POSTGRES=1 ...  also the PostgreSQL 15 server the database tests start themselves
 #   WTP_WITH_BROWSER=1 ...   also Chromium, Node.js and the pinned playwright-core of the web
@@ -16,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 BUILD_DIR=${BUILD_DIR:-build}
 if [ "${WTP_BUILD_TESTS:-0}" = 1 ]; then
-  : "${WTP_WITH_PYTHON:=1}" "${WTP_WITH_POSTGRES:=1}" "${WTP_WITH_BROWSER:=1}"
+  : "${WTP_WITH_PYTHON:=1}" "${WTP_WITH_POSTGRES:=1}" "${WTP_WITH_BROWSER:=1}" "${WTP_WITH_DATASETS:=1}"
 fi
 PACKAGES=(
   build-essential cmake pkg-config
@@ -27,6 +30,7 @@ PACKAGES=(
   libcurl4-openssl-dev    # downloads
   libssl-dev              # SHA-256 (and MD5) of downloads: OpenSSL's libcrypto
   libarchive-dev          # .tgz/.zip/.rar extraction
+  zlib1g-dev              # gzip-compressed IDX files (Fashion-MNIST)
   libyaml-cpp-dev         # configs
   libcli11-dev            # command lines
   libeigen3-dev           # similarity alignment (Eigen::umeyama), linked to wtp_align only
@@ -59,6 +63,10 @@ if [ "${WTP_WITH_BROWSER:-0}" = 1 ]; then
   PACKAGES+=(chromium)
   command -v node >/dev/null || PACKAGES+=(nodejs)
   command -v npm >/dev/null || PACKAGES+=(npm)
+fi
+# Optional: real image sets from Debian (Fashion-MNIST for the second recipe comparison).
+if [ "${WTP_WITH_DATASETS:-0}" = 1 ]; then
+  PACKAGES+=(dataset-fashion-mnist)
 fi
 # Optional: the Python peers the benchmarks (bench/run_*.sh) measure us against.
 if [ "${WTP_WITH_BENCH:-0}" = 1 ]; then

@@ -362,38 +362,48 @@ void apply_override(Node& root, const std::string& assignment) {
   }
 
   if (root.is_null()) root = Node::map(origin);
-  // A numeric key indexes a list: --set stages.1.epochs=20.
-  auto list_item = [&](Node& list, const std::string& key) -> Node* {
+  // A numeric key indexes a list (--set stages.1.epochs=20); `*` means every item
+  // (--set stages.*.sampler.classes_per_batch=10).
+  auto list_items = [&](Node& list, const std::string& key) {
+    std::vector<Node*> out;
+    if (key == "*") {
+      for (auto& item : list.items()) out.push_back(&item);
+      return out;
+    }
     char* end = nullptr;
     const long index = std::strtol(key.c_str(), &end, 10);
     if (key.empty() || *end != '\0' || index < 0 ||
         static_cast<std::size_t>(index) >= list.items().size())
       throw ConfigError("--set '" + assignment + "': '" + key +
                         "' is not an index of the list at " + list.origin().describe() + " (0.." +
-                        std::to_string(list.items().size()) + " exclusive)");
-    return &list.items()[static_cast<std::size_t>(index)];
+                        std::to_string(list.items().size()) + " exclusive, or *)");
+    out.push_back(&list.items()[static_cast<std::size_t>(index)]);
+    return out;
   };
-  Node* cursor = &root;
-  for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
-    if (cursor->is_sequence()) {
-      cursor = list_item(*cursor, keys[i]);
-      continue;
+  std::function<void(Node&, std::size_t)> assign = [&](Node& cursor, std::size_t i) {
+    const bool last = i + 1 == keys.size();
+    if (cursor.is_sequence()) {
+      for (Node* item : list_items(cursor, keys[i])) {
+        if (last)
+          *item = value;
+        else
+          assign(*item, i + 1);
+      }
+      return;
     }
-    if (!cursor->is_map())
-      throw ConfigError("--set '" + assignment + "': '" + keys[i - 1] + "' is not a map (set at " +
-                        cursor->origin().describe() + ")");
-    Node* next = cursor->find(keys[i]);
-    if (!next || next->is_null()) next = &cursor->set(keys[i], Node::map(origin));
-    cursor = next;
-  }
-  if (cursor->is_sequence()) {
-    *list_item(*cursor, keys.back()) = std::move(value);
-    return;
-  }
-  if (!cursor->is_map())
-    throw ConfigError("--set '" + assignment + "': the parent of '" + keys.back() +
-                      "' is not a map (set at " + cursor->origin().describe() + ")");
-  cursor->set(keys.back(), std::move(value));
+    if (!cursor.is_map())
+      throw ConfigError("--set '" + assignment +
+                        "': " + (i == 0 ? std::string("the config") : "'" + keys[i - 1] + "'") +
+                        " is not a map (set at " + cursor.origin().describe() + ")");
+    if (last) {
+      cursor.set(keys[i], value);
+      return;
+    }
+    Node* next = cursor.find(keys[i]);
+    if (!next || next->is_null()) next = &cursor.set(keys[i], Node::map(origin));
+    assign(*next, i + 1);
+  };
+  assign(root, 0);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -97,8 +97,8 @@ Node parse(const std::string& yaml, const std::string& source);
 Node load_file(const std::string& path);
 /// Deep-merges `over` onto `base` (maps key by key, other kinds replaced).
 void merge(Node& base, const Node& over);
-/// Applies one override "a.b.c=value"; value is parsed as YAML (so `[1, 2]` is a list).
-/// Creates missing intermediate maps. Throws ConfigError on a malformed assignment.
+/// Applies one override "a.b.c=value" (value parsed as YAML, so `[1, 2]` is a list; a number
+/// indexes a list, `*` sets every item). Creates missing maps. ConfigError when malformed.
 void apply_override(Node& root, const std::string& assignment);
 /// Emits the tree as block-style YAML.
 std::string to_yaml(const Node& node);

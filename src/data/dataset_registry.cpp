@@ -2,6 +2,7 @@
 
 #include "data/celeba.h"
 #include "data/cew.h"
+#include "data/idx.h"
 #include "data/image_folder.h"
 #include "data/lfw.h"
 
@@ -17,6 +18,9 @@ void register_builtin_datasets(DatasetRegistry& registry) {
   registry.add<ImageFolderOptions>(
       "image_folder", "root/<class>/*.jpg, as torchvision ImageFolder",
       [](const ImageFolderOptions& o) { return load_image_folder(o); });
+  registry.add<FashionMnistOptions>(
+      "fashion_mnist", "Fashion-MNIST's IDX files written once as an image folder, then loaded",
+      [](const FashionMnistOptions& o) { return load_fashion_mnist(o); });
 }
 
 Dataset load_dataset(const config::Component& component) {

@@ -157,6 +157,16 @@ TEST_CASE("config --set overrides are parsed as YAML and checked like files", "[
                     Catch::Contains("'2' is not an index of the list"));
   CHECK_THROWS_WITH(config::apply_override(node, "optimizer.milestones.x=1"),
                     Catch::Contains("'x' is not an index"));
+  // `*` sets every item; on a list of maps, a key of each.
+  config::apply_override(node, "optimizer.milestones.*=5");
+  CHECK(config::decode<Outer>(node).optimizer.milestones == std::vector<int>{5, 5});
+  auto staged = config::parse("stages: [{epochs: 1}, {epochs: 2, sampler: {m: 4}}]", "s.yaml");
+  config::apply_override(staged, "stages.*.sampler.n=10");
+  CHECK(config::to_yaml(staged) ==
+        config::to_yaml(config::parse(
+            "stages: [{epochs: 1, sampler: {n: 10}}, {epochs: 2, sampler: {m: 4, n: 10}}]", "e")));
+  CHECK_THROWS_WITH(config::apply_override(staged, "stages.*.epochs.x=1"),
+                    Catch::Contains("'epochs' is not a map"));
 
   config::apply_override(node, "optimizer.lrr=1");
   CHECK_THROWS_WITH(config::decode<Outer>(node), Catch::Contains("--set optimizer.lrr=1"));
