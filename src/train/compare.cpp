@@ -63,14 +63,11 @@ void read_valid_curve(const fs::path& run_dir, CompareRun& run) {
 CompareRun run_one(const fs::path& recipe, std::int64_t seed, const CompareOptions& options,
                    const RunOptions& run, bool& interrupted) {
   CompareRun result{recipe.stem().string(), seed, {}, 0, {}, ""};
-  const fs::path dir = fs::path(options.out) / result.recipe / ("seed_" + std::to_string(seed));
+  const fs::path dir = run_dir(recipe, seed, options);
   if (!fs::exists(dir / "eval.json")) {
     log::info("compare: " + result.recipe + ", seed " + std::to_string(seed) + " -> " +
               dir.string());
-    config::Node node = config::load_file(recipe.string());
-    config::apply_override(node, "seed=" + std::to_string(seed));
-    config::apply_override(node, "out=" + dir.string());
-    for (const auto& assignment : options.set) config::apply_override(node, assignment);
+    const config::Node node = run_config(recipe, seed, options);
     RunOptions this_run = run;
     if (fs::exists(dir / "checkpoints" / "last.pt")) this_run.resume = dir.string();
     const auto start = std::chrono::steady_clock::now();
@@ -171,8 +168,19 @@ void write_curves(const fs::path& path, const std::vector<CompareRun>& runs) {
 
 }  // namespace
 
-CompareResult run_compare(const CompareOptions& options, const fs::path& base,
-                          const RunOptions& run) {
+fs::path run_dir(const fs::path& recipe, std::int64_t seed, const CompareOptions& options) {
+  return fs::path(options.out) / recipe.stem() / ("seed_" + std::to_string(seed));
+}
+
+config::Node run_config(const fs::path& recipe, std::int64_t seed, const CompareOptions& options) {
+  config::Node node = config::load_file(recipe.string());
+  config::apply_override(node, "seed=" + std::to_string(seed));
+  config::apply_override(node, "out=" + run_dir(recipe, seed, options).string());
+  for (const auto& assignment : options.set) config::apply_override(node, assignment);
+  return node;
+}
+
+std::vector<fs::path> check_compare(const CompareOptions& options, const fs::path& base) {
   options.validate();
   std::vector<fs::path> recipes;
   std::set<std::string> stems;
@@ -182,8 +190,15 @@ CompareResult run_compare(const CompareOptions& options, const fs::path& base,
     require(stems.insert(path.stem().string()).second,
             "compare: two recipes are named " + path.stem().string() +
                 " (their runs would share a folder); rename one");
+    for (const auto seed : options.seeds) decode_train_config(run_config(path, seed, options));
     recipes.push_back(path);
   }
+  return recipes;
+}
+
+CompareResult run_compare(const CompareOptions& options, const fs::path& base,
+                          const RunOptions& run) {
+  const std::vector<fs::path> recipes = check_compare(options, base);
   CompareResult result;
   for (const auto& recipe : recipes) {
     for (const auto seed : options.seeds) {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "train/trainer.h"
 
@@ -63,10 +64,22 @@ struct CompareResult {
   bool interrupted = false;      ///< stopped by Ctrl-C; run again to continue
 };
 
+/// The folder of one run: out/<recipe file stem>/seed_<seed>.
+std::filesystem::path run_dir(const std::filesystem::path& recipe, std::int64_t seed,
+                              const CompareOptions& options);
+/// The config one run trains: the recipe, then seed, out (run_dir) and options.set.
+config::Node run_config(const std::filesystem::path& recipe, std::int64_t seed,
+                        const CompareOptions& options);
+/// The recipe files (relative paths taken from `base`), after checking that each exists,
+/// that no two share a name, and that every run's config decodes (so a bad `set` stops the
+/// comparison before any training). Throws UsageError (ConfigError) naming the problem.
+std::vector<std::filesystem::path> check_compare(const CompareOptions& options,
+                                                 const std::filesystem::path& base);
+
 /// Trains what is missing, then writes compare.md, compare.csv and curves.png under
 /// options.out. `base` is the folder relative recipe paths start from; `run` is passed to
-/// every wtp-train run. Throws UsageError for a missing recipe or a bad option (before any
-/// training).
+/// every wtp-train run. Throws UsageError for a missing recipe or a bad option
+/// (check_compare(), before any training).
 CompareResult run_compare(const CompareOptions& options, const std::filesystem::path& base,
                           const RunOptions& run);
 

@@ -104,3 +104,26 @@ TEST_CASE("compare refuses a missing recipe, two recipes of one name and repeate
   CHECK_THROWS_AS(wtp::train::run_compare(options, dir.path(), quiet), wtp::UsageError);
   CHECK(!fs::exists(dir / "cmp"));
 }
+
+TEST_CASE("every comparison in configs/compare checks: recipes exist, overrides decode",
+          "[train][compare]") {
+  const fs::path folder = wtp::test::source_dir() / "configs" / "compare";
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    INFO(entry.path().string());
+    const auto options =
+        wtp::config::decode<CompareOptions>(wtp::config::load_file(entry.path().string()));
+    CHECK(wtp::train::check_compare(options, folder).size() == options.recipes.size());
+    CHECK(options.seeds.size() >= 3);  // the README reports a spread over seeds
+    ++checked;
+  }
+  CHECK(checked >= 2);
+}
+
+TEST_CASE("compare checks every run's config before training any", "[train][compare]") {
+  wtp::test::TempDir dir;
+  auto o = two_recipes(dir.path());
+  o.set.push_back("stages.*.epochss=4");
+  CHECK_THROWS_WITH(wtp::train::run_compare(o, dir.path(), {}), Catch::Contains("epochss"));
+  CHECK_FALSE(fs::exists(dir / "cmp"));
+}
