@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -139,8 +140,16 @@ IdxArray read_idx(const fs::path& path) {
                                                  " (the values must number 1 to 2^31)");
     out.shape.push_back(size);
   }
-  out.values.resize(static_cast<std::size_t>(count));
-  const std::int64_t got = in.read(out.values.data(), count);
+  // Grown as the data arrives, so a header that promises more than the file holds does
+  // not allocate what it promises.
+  std::int64_t got = 0;
+  while (got < count) {
+    const std::int64_t want = std::min<std::int64_t>(count - got, std::int64_t{1} << 24);
+    out.values.resize(static_cast<std::size_t>(got + want));
+    const std::int64_t read = in.read(out.values.data() + got, want);
+    got += read;
+    if (read < want) break;
+  }
   require(got == count, "IDX file " + path.string() + " is truncated: " + std::to_string(got) +
                             " of " + std::to_string(count) + " values");
   unsigned char extra;

@@ -64,6 +64,11 @@ def bmp_bytes(width, height):
     return header + info + pixels
 
 
+def idx_bytes(shape, values, compress=False):
+    data = bytes([0, 0, 8, len(shape)]) + b"".join(struct.pack(">I", n) for n in shape) + bytes(values)
+    return __import__("gzip").compress(data, mtime=0) if compress else data
+
+
 def archive(kind, files):
     buf = io.BytesIO()
     if kind == "zip":
@@ -114,6 +119,13 @@ def main():
         put("npy", "u1_scalar.npy", npy_bytes(np.array(7, dtype="u1")))
         put("npy", "f2_empty.npy", npy_bytes(np.zeros((0, 4), dtype="<f2")))
         put("npy", "big_endian.npy", npy_bytes(np.arange(3, dtype=">i4")))
+
+        # IDX (MNIST format): images and labels, plain and gzip, a truncated and a short file.
+        put("idx", "images_2x3x2.idx", idx_bytes([2, 3, 2], range(12)))
+        put("idx", "labels.idx.gz", idx_bytes([4], [9, 0, 3, 1], compress=True))
+        put("idx", "images.idx.gz", idx_bytes([1, 2, 2], [0, 128, 255, 7], compress=True))
+        put("idx", "truncated.idx", idx_bytes([3, 4], range(12))[:14])
+        put("idx", "float_type.idx", bytes([0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 128, 63]))
 
         # config: main.yaml NUL base.yaml NUL --set assignments.
         put("config", "plain.yaml", "flag: true\nsmall: 3\nratio: 0.25\nmode: slow\n"
