@@ -13,9 +13,9 @@
 // them; only the batch shape is the benchmark's (B/2 classes x 2 images, labelled_per_class
 // 1). iresnet50 / mobilefacenet (compute only): configs/arcface_iresnet50.yaml's training,
 // the backbone at 112 x 112 under a `classes`-way cosine classifier, ArcFace s = 64,
-// m = 0.5, SGD lr 0.1, momentum 0.9, weight decay 5e-4. Each step does what the trainer's step does
-// (src/train/trainer.cpp, run_stage): set the learning rate, forward, the loss through
-// losses::Loss, loss.item(), zero_grad, backward, optimizer step, the logged loss parts.
+// m = 0.5, SGD lr 0.1, momentum 0.9, weight decay 5e-4. Each step is the trainer's own
+// (train::train_step: forward, the loss, its value and parts, zero_grad, backward, optimizer
+// step), fed by the trainer's train::BatchStream in jpeg mode.
 //
 // compute: the same in-memory random batch every step (pure compute). jpeg: a BatchLoader
 // (workers threads, prefetch 4) over an ImageFolder tree of JPEGs (e.g. wtp-synth's
@@ -36,12 +36,14 @@
 #include "core/config.h"
 #include "core/threads.h"
 #include "data/image_folder.h"
-#include "data/loader.h"
 #include "losses/loss.h"
 #include "models/model_registry.h"
 #include "samplers/sampler.h"
+#include "train/batch_stream.h"
+#include "train/dist_context.h"
 #include "train/evaluator.h"
 #include "train/optim.h"
+#include "train/step.h"
 
 using namespace wtp;
 
@@ -158,14 +160,6 @@ Recipe recipe(const Args& a) {
   return r;
 }
 
-/// One batch as the trainer sees it: images, and the labels of the items (classes) or of
-/// the pairs (1 = different).
-struct StepBatch {
-  torch::Tensor images;
-  std::vector<std::int64_t> labels;
-  bool pairs = false;
-};
-
 /// CPU seconds (user + system) of the process so far, all threads.
 double cpu_seconds() {
   rusage u{};
@@ -194,83 +188,59 @@ int main(int argc, char** argv) {
   const bool pairs = loss->requirements().pairs;
   const auto spec = model->input_spec();
 
-  // Batch sources.
-  std::unique_ptr<data::BatchLoader> loader;
+  // Batch sources: one fixed in-memory batch, or the trainer's batch stream, epoch after
+  // epoch.
+  std::shared_ptr<const data::Dataset> dataset;
+  std::shared_ptr<const data::Pipeline> pipeline;
   std::unique_ptr<samplers::Sampler> sampler;
-  std::vector<samplers::Batch> drawn;  // sampler batches in flight, in order
-  std::size_t drawn_next = 0;
-  StepBatch fixed;
+  std::unique_ptr<train::BatchStream> stream;
+  std::vector<std::int64_t> targets;
+  std::int64_t epoch = 0;
+  train::TrainBatch fixed;
   if (a.mode == "compute") {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
     fixed.images = torch::randn({a.batch, 3, spec.height, spec.width}, gen, torch::kFloat);
     fixed.pairs = pairs;
+    std::vector<std::int64_t> labels;
     for (std::int64_t i = 0; i < (pairs ? a.batch / 2 : a.batch); ++i)
-      fixed.labels.push_back(pairs ? i % 2 : i / 2);
+      labels.push_back(pairs ? i % 2 : i / 2);
+    fixed.targets = torch::tensor(labels);
   } else {
     data::ImageFolderOptions fo;
     fo.root = a.images;
-    auto dataset = std::make_shared<const data::Dataset>(data::load_image_folder(fo));
-    auto pipeline =
+    dataset = std::make_shared<const data::Dataset>(data::load_image_folder(fo));
+    pipeline =
         std::make_shared<const data::Pipeline>(train::make_pipeline(r.transforms, spec, "train"));
     samplers::SamplerInput input;
     input.labels = dataset->labels();
+    targets = input.labels;
     sampler = samplers::builtin_samplers().create(r.sampler, input);
-    // Epochs back to back, as many as the run needs.
-    std::int64_t epoch = 0;
-    sampler->set_epoch(epoch);
-    data::BatchSource source = [&]() -> std::optional<data::IndexBatch> {
-      auto b = sampler->next();
-      if (!b) {
-        sampler->set_epoch(++epoch);
-        b = sampler->next();
-      }
-      drawn.push_back(*b);
-      data::IndexBatch indices = b->indices;
-      indices.insert(indices.end(), b->partners.begin(), b->partners.end());
-      return indices;
-    };
-    data::LoaderOptions lo;
-    lo.workers = a.workers;
-    lo.prefetch = 4;
-    loader = std::make_unique<data::BatchLoader>(dataset, pipeline, source, lo);
   }
-  auto next_batch = [&]() -> StepBatch {
-    if (!loader) return fixed;
-    auto b = loader->next();
-    if (!b) throw std::runtime_error("bench_train: the loader ended early");
-    const samplers::Batch& s = drawn.at(drawn_next++);
-    StepBatch out;
-    out.images = b->images;
-    out.pairs = s.is_pairs();
-    if (out.pairs)
-      out.labels = s.pair_labels;
-    else
-      out.labels.assign(b->labels.data_ptr<std::int64_t>(),
-                        b->labels.data_ptr<std::int64_t>() + b->labels.numel());
-    return out;
+  auto next_batch = [&]() -> train::TrainBatch {
+    if (!sampler) return fixed;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!stream) {
+        sampler->set_epoch(epoch++);
+        data::LoaderOptions lo;
+        lo.workers = a.workers;
+        lo.prefetch = 4;
+        stream = std::make_unique<train::BatchStream>(dataset, pipeline, *sampler, targets,
+                                                      sampler->batches_per_epoch(), lo);
+      }
+      if (auto b = stream->next()) return std::move(*b);
+      stream.reset();  // the epoch ended: the next one
+    }
+    throw std::runtime_error("bench_train: the sampler yields no batch");
   };
 
-  // The trainer's step.
-  auto step = [&](const StepBatch& batch) {
-    built.set_lr_factor(1.0);  // the constant schedule
-    losses::LossInputs in;
-    auto out = model->forward(batch.images);
-    if (batch.pairs) {
-      const auto n = static_cast<std::int64_t>(batch.labels.size());
-      in.embeddings = out.embedding.narrow(0, 0, n);
-      in.embeddings2 = out.embedding.narrow(0, n, n);
-    } else {
-      in.embeddings = out.embedding;
-      in.logits = out.logits;
-    }
-    in.labels = torch::tensor(batch.labels);
-    auto result = loss->forward(in);
-    const double value = result.total.item<double>();
-    built.optimizer->zero_grad();
-    result.total.backward();
-    built.optimizer->step();
-    double logged = value;
-    for (const auto& part : result.parts) logged += part.second.item<double>();
+  // The trainer's step (the constant schedule: the learning rate stays the recipe's).
+  train::DistContext single_process;
+  train::StepOptions step_options;
+  auto step = [&](const train::TrainBatch& batch) {
+    const auto r = train::train_step(*model, *loss, *built.optimizer, batch, single_process,
+                                     step_options);
+    double logged = r.loss;
+    for (const auto& part : r.parts) logged += part.second;
     return logged;
   };
 

@@ -3,7 +3,6 @@
 #include <ATen/Parallel.h>
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -18,7 +17,6 @@
 #include "data/dataset_registry.h"
 #include "data/lfw.h"
 #include "data/loader.h"
-#include "dist/gradient_reducer.h"
 #include "dist/group.h"
 #include "eval/evaluate.h"
 #include "eval/liveness.h"
@@ -30,13 +28,16 @@
 #include "models/weights.h"
 #include "samplers/pairs.h"
 #include "samplers/sampler.h"
+#include "train/batch_stream.h"
 #include "train/checkpoint.h"
+#include "train/dist_context.h"
 #include "train/evaluator.h"
 #include "train/init_weights.h"
 #include "train/interrupt.h"
 #include "train/metrics_csv.h"
 #include "train/optim.h"
 #include "train/run_data.h"
+#include "train/step.h"
 
 namespace wtp::train {
 namespace fs = std::filesystem;
@@ -118,8 +119,8 @@ class Trainer {
  public:
   Trainer(TrainConfig cfg, config::Node resolved, fs::path dir, bool resuming,
           const RunOptions& options, std::shared_ptr<dist::Group> group)
-      : group_(std::move(group)),
-        main_(!group_ || group_->is_main()),
+      : dist_(std::move(group)),
+        main_(dist_.is_main()),
         cfg_(std::move(cfg)),
         resolved_(std::move(resolved)),
         dir_(std::move(dir)),
@@ -128,14 +129,14 @@ class Trainer {
         stop_after_(options.stop_after_steps),
         on_epoch_(options.on_epoch),
         device_(parse_device(cfg_.device)),
-        log_(dir_ / "train.log", group_ ? group_->rank() : 0) {}
+        log_(dir_ / "train.log", dist_.rank()) {}
 
   RunResult run();
 
  private:
-  // Distributed data parallelism (group_ set: this is one rank of WORLD_SIZE; see
+  // Distributed data parallelism (distributed(): this is one rank of WORLD_SIZE; see
   // dist/group.h). Rank 0 alone writes the run directory; every rank trains on its shard.
-  std::shared_ptr<dist::Group> group_;
+  DistContext dist_;
   bool main_;  ///< rank 0, or not distributed
   /// The validation report (complete on rank 0; on other ranks only the metric) and the
   /// metric every rank agrees on. Each rank embeds a contiguous shard; rank 0 evaluates.
@@ -147,7 +148,33 @@ class Trainer {
   void build_model();
   void init_weights();
   std::optional<TrainState> resume_state();
+  /// What a stage trains with (set_up_stage: options built, resumed state restored).
+  struct StageSetup {
+    std::shared_ptr<losses::Loss> loss;
+    std::unique_ptr<samplers::Sampler> sampler;
+    BuiltOptimizer built;
+    std::shared_ptr<LrSchedule> schedule;
+    std::vector<torch::Tensor> trainable;
+    std::int64_t per_epoch = 0;       ///< batches per epoch on this rank
+    bool restored_mid_epoch = false;  ///< resumed inside an epoch: do not restart it
+  };
+  enum class EpochEnd { kNext, kStageDone, kStop };
+
+  /// Trains stage `s` from `state`; false when the run stops before the stage ends.
   bool run_stage(std::size_t s, TrainState& state);
+  StageSetup set_up_stage(std::size_t s, TrainState& state);
+  samplers::SamplerInput sampler_input(std::size_t s) const;
+  void restore_stage(std::size_t s, const TrainState& state, StageSetup& setup);
+  void start_epoch(std::size_t s, std::int64_t epoch, StageSetup& setup, TrainState& state);
+  data::LoaderOptions loader_options(std::size_t s, std::int64_t epoch,
+                                     std::int64_t first_batch) const;
+  StepResult step(const StageOptions& stage, std::int64_t epoch, StageSetup& setup,
+                  const TrainBatch& batch, const TrainState& state);
+  void record_step(const StageOptions& stage, std::int64_t epoch, const StepResult& r,
+                   const StageSetup& setup, const TrainBatch& batch, TrainState& state,
+                   Progress* bar);
+  /// Mean loss, validation, best and last checkpoints, early stopping, the callback.
+  EpochEnd end_epoch(std::size_t s, std::int64_t epoch, const StageSetup& setup, TrainState& state);
   void save(const std::string& name, const torch::optim::Optimizer* opt, TrainState state);
   void write_curves();
 
@@ -171,16 +198,17 @@ class Trainer {
 };
 
 void Trainer::prepare_data() {
-  if (group_ && !main_) {
+  if (!main_) {
     // Rank 0 generates missing synthetic data and writes splits.txt; the others read it
     // (or, on a node without the shared run directory, draw the same split from the seed).
-    group_->wait_key("data_ready",
-                     std::max<std::chrono::milliseconds>(group_->timeout(), std::chrono::hours(2)),
-                     "waiting for rank 0 to prepare the data");
+    dist_.group()->wait_key(
+        "data_ready",
+        std::max<std::chrono::milliseconds>(dist_.group()->timeout(), std::chrono::hours(2)),
+        "waiting for rank 0 to prepare the data");
     data_ = load_run_data(cfg_, dir_ / "splits.txt", true);
   } else {
     data_ = load_run_data(cfg_, dir_ / "splits.txt", resuming_);
-    if (group_) group_->signal("data_ready");
+    if (dist_.distributed()) dist_.group()->signal("data_ready");
   }
   train_labels_ = item_labels(data_.train, cfg_.data.label);
   log_.info("data: train ", data_.train.size(), " images of ", data_.train.num_classes(),
@@ -242,16 +270,15 @@ void Trainer::write_curves() {
 }
 
 void Trainer::sync_buffers() {
-  if (group_) group_->broadcast_module(*model_, true, "broadcasting rank 0's BatchNorm statistics");
+  dist_.broadcast(*model_, true, "broadcasting rank 0's BatchNorm statistics");
 }
 
 std::pair<eval::Report, double> Trainer::validate() {
-  if (!group_) {
+  if (!dist_.distributed()) {
     auto report = evaluator_->evaluate(data_.valid, "valid", false, cfg_.validation.flip);
     return {report, report.at(cfg_.validation.metric)};
   }
-  const auto [begin, end] =
-      dist::shard_range(data_.valid.size(), group_->rank(), group_->world_size());
+  const auto [begin, end] = dist::shard_range(data_.valid.size(), dist_.rank(), dist_.world_size());
   std::vector<std::int64_t> mine;
   for (auto i = begin; i < end; ++i) mine.push_back(i);
   const bool wants_logits = cfg_.validation.kind == EvalKind::kClassification;
@@ -264,15 +291,16 @@ std::pair<eval::Report, double> Trainer::validate() {
     emb = emb.narrow(0, 0, 0);
     if (logits.defined()) logits = logits.narrow(0, 0, 0);
   }
-  emb = group_->all_gather_rows(emb, "gathering the validation embeddings");
-  if (wants_logits) logits = group_->all_gather_rows(logits, "gathering the validation logits");
+  emb = dist_.group()->all_gather_rows(emb, "gathering the validation embeddings");
+  if (wants_logits)
+    logits = dist_.group()->all_gather_rows(logits, "gathering the validation logits");
   eval::Report report;
   torch::Tensor metric = torch::zeros({1}, torch::kDouble);
   if (main_) {
     report = evaluator_->evaluate(data_.valid, "valid", false, emb, logits);
     metric[0] = report.at(cfg_.validation.metric);
   }
-  group_->broadcast({metric}, 0, "broadcasting the validation metric");
+  dist_.group()->broadcast({metric}, 0, "broadcasting the validation metric");
   const double value = metric[0].item<double>();
   if (!main_) report[cfg_.validation.metric] = value;
   return {report, value};
@@ -285,17 +313,59 @@ bool improved(double value, const TrainState& s, const ValidationOptions& v, dou
 }
 
 /// One training batch in flight: the sampler batch and the sampler state after drawing it.
-struct Drawn {
-  samplers::Batch batch;
-  samplers::SamplerState after;
-};
-
 bool Trainer::run_stage(std::size_t s, TrainState& state) {
+  const StageOptions& stage = cfg_.stages[s];
+  StageSetup setup = set_up_stage(s, state);
+  auto dataset = std::make_shared<const data::Dataset>(data_.train);
+  auto pipeline = std::make_shared<const data::Pipeline>(train_pipeline_);
+  model_->train();
+  for (std::int64_t epoch = state.epoch; epoch < stage.epochs; ++epoch) {
+    if (!setup.restored_mid_epoch) start_epoch(s, epoch, setup, state);
+    setup.restored_mid_epoch = false;
+    std::int64_t in_epoch = state.step - epoch * setup.per_epoch;
+    BatchStream stream(dataset, pipeline, *setup.sampler, train_labels_, setup.per_epoch - in_epoch,
+                       loader_options(s, epoch, in_epoch));
+    std::unique_ptr<Progress> bar;
+    if (progress_)
+      bar = std::make_unique<Progress>(
+          stage.name + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(stage.epochs),
+          setup.per_epoch, "batch");
+    while (auto batch = stream.next()) {
+      const double progress_epochs = epoch + static_cast<double>(in_epoch) / setup.per_epoch;
+      setup.built.set_lr_factor(
+          setup.schedule->factor(progress_epochs, static_cast<int>(stage.epochs)));
+      const StepResult r = step(stage, epoch, setup, *batch, state);
+      ++in_epoch;
+      record_step(stage, epoch, r, setup, *batch, state, bar.get());
+      if (r.stop || (stop_after_ > 0 && steps_ >= stop_after_)) {
+        if (r.stop) InterruptGuard::request();  // another rank was interrupted
+        stream.stop();
+        sync_buffers();
+        state.epoch = epoch;
+        save("last.pt", setup.built.optimizer.get(), state);
+        return false;
+      }
+    }
+    if (bar) bar->finish();
+    switch (end_epoch(s, epoch, setup, state)) {
+      case EpochEnd::kNext:
+        break;
+      case EpochEnd::kStageDone:
+        return true;
+      case EpochEnd::kStop:
+        return false;
+    }
+  }
+  return true;
+}
+
+Trainer::StageSetup Trainer::set_up_stage(std::size_t s, TrainState& state) {
   const StageOptions& stage = cfg_.stages[s];
   if (!stage.freeze.empty()) models::freeze(*model_, stage.freeze);
   if (!stage.unfreeze.empty()) models::unfreeze(*model_, stage.unfreeze);
-  auto loss = losses::builtin_losses().create(stage.loss);
-  const auto needs = loss->requirements();
+  StageSetup setup;
+  setup.loss = losses::builtin_losses().create(stage.loss);
+  const auto needs = setup.loss->requirements();
   if (needs.logits && !needs.pairs)
     require(model_->num_classes() ==
                 (cfg_.data.label == LabelKind::kIdentity ? data_.train.num_classes() : 1),
@@ -307,247 +377,187 @@ bool Trainer::run_stage(std::size_t s, TrainState& state) {
               (needs.pairs ? " trains on pairs: use sampler: {name: pairs}"
                            : " trains on single images: use a class_balanced, random or "
                              "sequential sampler, not pairs"));
+  setup.sampler = samplers::builtin_samplers().create(stage.sampler, sampler_input(s));
+  setup.built = optimizers().create(stage.optimizer, *model_);
+  setup.schedule = schedules().create(stage.scheduler);
+  setup.trainable = models::trainable_parameters(*model_);
+  if (resuming_ && state.stage == static_cast<std::int64_t>(s)) restore_stage(s, state, setup);
+  // Identical weights on every rank: rank 0's (fresh, initialised or resumed).
+  dist_.broadcast(*model_, false, "broadcasting rank 0's weights");
+  dist_.reduce_gradients(setup.trainable);
+  std::int64_t batches = setup.sampler->batches_per_epoch();
+  // Distributed: only full rounds of R global batches, so the ranks' batches of an epoch are
+  // disjoint (the sampler would pad the last round with the epoch's first batches again).
+  if (auto* planned = dynamic_cast<samplers::PlannedSampler*>(setup.sampler.get());
+      planned && dist_.distributed())
+    batches = planned->global_batches() / dist_.world_size();
+  setup.per_epoch =
+      stage.max_steps_per_epoch > 0 ? std::min(stage.max_steps_per_epoch, batches) : batches;
+  require(setup.per_epoch > 0, "stage '" + stage.name +
+                                   "': the sampler yields no batch (too few classes "
+                                   "or images for its batch shape)");
+  return setup;
+}
+
+samplers::SamplerInput Trainer::sampler_input(std::size_t s) const {
   samplers::SamplerInput input;
   input.labels = train_labels_;
   input.seed = mix_seed(cfg_.seed, 0x7374616765, s);
-  if (group_) input.shard = {group_->rank(), group_->world_size()};
-  auto sampler = samplers::builtin_samplers().create(stage.sampler, input);
-  auto built = optimizers().create(stage.optimizer, *model_);
-  auto schedule = schedules().create(stage.scheduler);
-  auto trainable = models::trainable_parameters(*model_);
+  if (dist_.distributed()) input.shard = {dist_.rank(), dist_.world_size()};
+  return input;
+}
 
+void Trainer::restore_stage(std::size_t s, const TrainState& state, StageSetup& setup) {
   const fs::path last = dir_ / "checkpoints" / "last.pt";
-  bool restored_mid_epoch = false;
-  if (resuming_ && state.stage == static_cast<std::int64_t>(s) && fs::exists(last)) {
-    load_checkpoint(last.string(), *model_, built.optimizer.get());
-    if (state.torch_rng.defined()) {
-      at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle
-      generator.set_state(state.torch_rng);
-    }
-    if (!state.sampler.empty()) {
-      auto saved = samplers::SamplerState::from_vector(state.sampler);
-      if (group_) {
-        // last.pt holds rank 0's sampler state; every rank continues at the same position
-        // of its own shard, if the checkpoint's run had this world size.
-        samplers::SamplerInput rank0 = input;
-        rank0.shard.rank = 0;
-        const auto rank0_fingerprint =
-            samplers::builtin_samplers().create(stage.sampler, rank0)->state().fingerprint;
-        if (saved.fingerprint == rank0_fingerprint)
-          saved.fingerprint = sampler->state().fingerprint;
-      }
-      if (saved.fingerprint == sampler->state().fingerprint) {
-        sampler->restore(saved);
-        restored_mid_epoch = sampler->state().position > 0;
-      } else {
-        // The run's own config.yaml is used, so another shard layout is the only cause.
-        log_.info("the checkpoint was taken mid-epoch by a run with another world size: epoch ",
-                  saved.epoch + 1, " of stage '", stage.name, "' restarts from its first batch");
-      }
-    }
+  if (!fs::exists(last)) return;
+  load_checkpoint(last.string(), *model_, setup.built.optimizer.get());
+  if (state.torch_rng.defined()) {
+    at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle
+    generator.set_state(state.torch_rng);
   }
-  // Identical weights on every rank: rank 0's (fresh, initialised or resumed).
-  if (group_) group_->broadcast_module(*model_, false, "broadcasting rank 0's weights");
-  std::unique_ptr<dist::GradientReducer> reducer;
-  if (group_)
-    reducer = std::make_unique<dist::GradientReducer>(*group_, trainable,
-                                                      dist::ReducerOptions::from_environment());
-  std::int64_t batches = sampler->batches_per_epoch();
-  // Distributed: only full rounds of R global batches, so the ranks' batches of an epoch are
-  // disjoint (the sampler would pad the last round with the epoch's first batches again).
-  if (auto* planned = dynamic_cast<samplers::PlannedSampler*>(sampler.get()); planned && group_)
-    batches = planned->global_batches() / group_->world_size();
-  const std::int64_t per_epoch =
-      stage.max_steps_per_epoch > 0 ? std::min(stage.max_steps_per_epoch, batches) : batches;
-  require(per_epoch > 0, "stage '" + stage.name +
-                             "': the sampler yields no batch (too few classes "
-                             "or images for its batch shape)");
-  auto dataset = std::make_shared<const data::Dataset>(data_.train);
-  auto pipeline = std::make_shared<const data::Pipeline>(train_pipeline_);
-  model_->train();
+  if (state.sampler.empty()) return;
+  auto saved = samplers::SamplerState::from_vector(state.sampler);
+  auto& sampler = *setup.sampler;
+  if (dist_.distributed()) {
+    // last.pt holds rank 0's sampler state; every rank continues at the same position
+    // of its own shard, if the checkpoint's run had this world size.
+    samplers::SamplerInput rank0 = sampler_input(s);
+    rank0.shard.rank = 0;
+    const auto rank0_fingerprint =
+        samplers::builtin_samplers().create(cfg_.stages[s].sampler, rank0)->state().fingerprint;
+    if (saved.fingerprint == rank0_fingerprint) saved.fingerprint = sampler.state().fingerprint;
+  }
+  if (saved.fingerprint == sampler.state().fingerprint) {
+    sampler.restore(saved);
+    setup.restored_mid_epoch = sampler.state().position > 0;
+  } else {
+    // The run's own config.yaml is used, so another shard layout is the only cause.
+    log_.info("the checkpoint was taken mid-epoch by a run with another world size: epoch ",
+              saved.epoch + 1, " of stage '", cfg_.stages[s].name,
+              "' restarts from its first batch");
+  }
+}
 
-  for (std::int64_t epoch = state.epoch; epoch < stage.epochs; ++epoch) {
-    if (!restored_mid_epoch) {
-      sampler->set_epoch(epoch);
-      state.loss_sum = 0;
-      state.loss_count = 0;
-      state.step = epoch * per_epoch;
-      std::uint64_t torch_seed =
-          mix_seed(cfg_.seed, 0x746f726368, s, static_cast<std::uint64_t>(epoch));
-      if (group_) torch_seed = mix_seed(torch_seed, static_cast<std::uint64_t>(group_->rank()));
-      at::manual_seed(torch_seed);
-    }
-    restored_mid_epoch = false;
-    std::int64_t in_epoch = state.step - epoch * per_epoch;
-    std::deque<Drawn> drawn;
-    std::int64_t to_draw = per_epoch - in_epoch;
-    data::BatchSource source = [&]() -> std::optional<data::IndexBatch> {
-      if (to_draw <= 0) return std::nullopt;
-      auto b = sampler->next();
-      if (!b) return std::nullopt;
-      --to_draw;
-      drawn.push_back({*b, sampler->state()});
-      data::IndexBatch indices = b->indices;
-      indices.insert(indices.end(), b->partners.begin(), b->partners.end());
-      return indices;
-    };
-    data::LoaderOptions lo;
-    lo.workers = cfg_.data.workers;
-    lo.prefetch = cfg_.data.prefetch;
-    lo.seed = mix_seed(cfg_.seed, 0x6175676d, s);
-    if (group_) lo.seed = mix_seed(lo.seed, static_cast<std::uint64_t>(group_->rank()));
-    lo.epoch = epoch;
-    lo.first_batch = in_epoch;
-    data::BatchLoader loader(dataset, pipeline, source, lo);
-    std::unique_ptr<Progress> bar;
-    if (progress_)
-      bar = std::make_unique<Progress>(
-          stage.name + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(stage.epochs),
-          per_epoch, "batch");
+void Trainer::start_epoch(std::size_t s, std::int64_t epoch, StageSetup& setup, TrainState& state) {
+  setup.sampler->set_epoch(epoch);
+  state.loss_sum = 0;
+  state.loss_count = 0;
+  state.step = epoch * setup.per_epoch;
+  std::uint64_t torch_seed =
+      mix_seed(cfg_.seed, 0x746f726368, s, static_cast<std::uint64_t>(epoch));
+  if (dist_.distributed())
+    torch_seed = mix_seed(torch_seed, static_cast<std::uint64_t>(dist_.rank()));
+  at::manual_seed(torch_seed);
+}
 
-    while (auto batch = loader.next()) {
-      Drawn d = std::move(drawn.front());
-      drawn.pop_front();
-      require(batch->skipped == 0, "a training batch lost " + std::to_string(batch->skipped) +
-                                       " corrupt images; fix or remove them, or train with "
-                                       "on_corrupt: fail to see which");
-      const double progress_epochs = epoch + static_cast<double>(in_epoch) / per_epoch;
-      built.set_lr_factor(schedule->factor(progress_epochs, static_cast<int>(stage.epochs)));
+data::LoaderOptions Trainer::loader_options(std::size_t s, std::int64_t epoch,
+                                            std::int64_t first_batch) const {
+  data::LoaderOptions lo;
+  lo.workers = cfg_.data.workers;
+  lo.prefetch = cfg_.data.prefetch;
+  lo.seed = mix_seed(cfg_.seed, 0x6175676d, s);
+  if (dist_.distributed()) lo.seed = mix_seed(lo.seed, static_cast<std::uint64_t>(dist_.rank()));
+  lo.epoch = epoch;
+  lo.first_batch = first_batch;
+  return lo;
+}
 
-      auto images = batch->images.to(device_);
-      losses::LossInputs in;
-      if (d.batch.is_pairs()) {
-        const auto n = static_cast<std::int64_t>(d.batch.indices.size());
-        auto out = model_->forward(images);
-        in.embeddings = out.embedding.narrow(0, 0, n);
-        in.embeddings2 = out.embedding.narrow(0, n, n);
-        if (needs.logits) in.logits = model_->pair_logits(in.embeddings, in.embeddings2);
-        in.labels = torch::tensor(d.batch.pair_labels).to(device_);
-      } else {
-        auto out = model_->forward(images);
-        in.embeddings = out.embedding;
-        in.logits = out.logits;
-        std::vector<std::int64_t> labels;
-        for (auto i : d.batch.indices) labels.push_back(train_labels_[static_cast<std::size_t>(i)]);
-        in.labels = torch::tensor(labels).to(device_);
-      }
-      auto result = loss->forward(in);
-      double value = result.total.item<double>();
-      std::map<std::string, double> parts;
-      for (const auto& [name, part] : result.parts) parts[name] = part.item<double>();
-      bool stop_now = InterruptGuard::requested();
-      if (group_) {
-        // The step's loss (and parts) averaged over the ranks, and whether any rank was
-        // asked to stop: every rank takes the same decisions at the same step.
-        std::vector<double> packed{value};
-        for (const auto& [name, v] : parts) packed.push_back(v);
-        packed.push_back(stop_now ? 1.0 : 0.0);
-        auto t = torch::tensor(packed, torch::kDouble);
-        group_->all_reduce(t, dist::Group::ReduceOp::kSum, "the loss all-reduce");
-        const double world = group_->world_size();
-        value = t[0].item<double>() / world;
-        std::size_t k = 1;
-        for (auto& [name, v] : parts) v = t[static_cast<std::int64_t>(k++)].item<double>() / world;
-        stop_now = t[static_cast<std::int64_t>(k)].item<double>() > 0;
-      }
-      if (!std::isfinite(value))
-        throw std::runtime_error("non-finite loss (" + std::to_string(value) + ") in stage '" +
-                                 stage.name + "', epoch " + std::to_string(epoch + 1) + ", step " +
-                                 std::to_string(state.global_step + 1) +
-                                 "; the last good checkpoint is " + last.string() +
-                                 " (lower the learning rate or enable clip_grad_norm)");
-      built.optimizer->zero_grad();
-      if (reducer) reducer->prepare();
-      result.total.backward();
-      if (reducer) reducer->finish();  // gradients = their mean over the ranks
-      if (stage.clip_grad_norm > 0) clip_gradients(trainable, stage.clip_grad_norm);
-      built.optimizer->step();
-      ++state.step;
-      ++state.global_step;
-      ++steps_;
-      ++in_epoch;
-      state.loss_sum += value;
-      ++state.loss_count;
-      state.sampler = d.after.to_vector();
-      metrics_->add(stage.name, epoch + 1, state.global_step, "train", "loss", value);
-      for (const auto& [name, part] : parts)
-        metrics_->add(stage.name, epoch + 1, state.global_step, "train", "loss_" + name, part);
-      metrics_->add(stage.name, epoch + 1, state.global_step, "train", "lr", built.lr());
-      if (bar) {
-        bar->metric("loss", state.loss_sum / static_cast<double>(state.loss_count));
-        bar->advance();
-      }
-      if (stop_now || (stop_after_ > 0 && steps_ >= stop_after_)) {
-        if (stop_now) InterruptGuard::request();  // another rank was interrupted
-        loader.stop();
-        sync_buffers();
-        state.epoch = epoch;
-        save("last.pt", built.optimizer.get(), state);
-        return false;
-      }
-    }
-    if (bar) bar->finish();
+StepResult Trainer::step(const StageOptions& stage, std::int64_t epoch, StageSetup& setup,
+                         const TrainBatch& batch, const TrainState& state) {
+  StepOptions options;
+  options.device = device_;
+  options.clip_grad_norm = stage.clip_grad_norm;
+  options.trainable = setup.trainable;
+  options.stop_requested = [] { return InterruptGuard::requested(); };
+  try {
+    return train_step(*model_, *setup.loss, *setup.built.optimizer, batch, dist_, options);
+  } catch (const NonFiniteLossError& e) {
+    throw std::runtime_error("non-finite loss (" + std::to_string(e.value()) + ") in stage '" +
+                             stage.name + "', epoch " + std::to_string(epoch + 1) + ", step " +
+                             std::to_string(state.global_step + 1) +
+                             "; the last good checkpoint is " +
+                             (dir_ / "checkpoints" / "last.pt").string() +
+                             " (lower the learning rate or enable clip_grad_norm)");
+  }
+}
 
-    // End of epoch: mean loss, validation, best and last checkpoints, early stopping.
-    const double mean_loss = state.loss_sum / std::max<std::int64_t>(1, state.loss_count);
-    metrics_->add(stage.name, epoch + 1, state.global_step, "train", "epoch_loss", mean_loss);
-    std::string summary =
-        stage.name + " epoch " + std::to_string(epoch + 1) + ": loss " + short_number(mean_loss);
-    state.epoch = epoch + 1;
-    state.sampler.clear();
-    EpochReport epoch_report;
-    epoch_report.stage = s;
-    epoch_report.stage_name = stage.name;
-    epoch_report.epoch = epoch + 1;
-    epoch_report.epochs_done = epoch + 1;
-    for (std::size_t earlier = 0; earlier < s; ++earlier)
-      epoch_report.epochs_done += cfg_.stages[earlier].epochs;
-    epoch_report.global_step = state.global_step;
-    epoch_report.mean_loss = mean_loss;
-    sync_buffers();
-    if (data_.has_valid) {
-      auto [report, value] = validate();
-      for (const auto& [k, v] : report)
-        metrics_->add(stage.name, epoch + 1, state.global_step, "valid", k, v);
-      epoch_report.valid = report;
-      epoch_report.metric = value;
-      summary += ", valid " + cfg_.validation.metric + " " + short_number(value);
-      if (improved(value, state, cfg_.validation, stage.early_stopping.min_delta)) {
-        state.best_metric = value;
-        state.has_best = true;
-        state.bad_epochs = 0;
-        save("best.pt", nullptr, state);
-        summary += " (best)";
-      } else {
-        ++state.bad_epochs;
-      }
+void Trainer::record_step(const StageOptions& stage, std::int64_t epoch, const StepResult& r,
+                          const StageSetup& setup, const TrainBatch& batch, TrainState& state,
+                          Progress* bar) {
+  ++state.step;
+  ++state.global_step;
+  ++steps_;
+  state.loss_sum += r.loss;
+  ++state.loss_count;
+  state.sampler = batch.after.to_vector();
+  metrics_->add(stage.name, epoch + 1, state.global_step, "train", "loss", r.loss);
+  for (const auto& [name, part] : r.parts)
+    metrics_->add(stage.name, epoch + 1, state.global_step, "train", "loss_" + name, part);
+  metrics_->add(stage.name, epoch + 1, state.global_step, "train", "lr", setup.built.lr());
+  if (bar) {
+    bar->metric("loss", state.loss_sum / static_cast<double>(state.loss_count));
+    bar->advance();
+  }
+}
+
+Trainer::EpochEnd Trainer::end_epoch(std::size_t s, std::int64_t epoch, const StageSetup& setup,
+                                     TrainState& state) {
+  const StageOptions& stage = cfg_.stages[s];
+  const double mean_loss = state.loss_sum / std::max<std::int64_t>(1, state.loss_count);
+  metrics_->add(stage.name, epoch + 1, state.global_step, "train", "epoch_loss", mean_loss);
+  std::string summary =
+      stage.name + " epoch " + std::to_string(epoch + 1) + ": loss " + short_number(mean_loss);
+  state.epoch = epoch + 1;
+  state.sampler.clear();
+  EpochReport epoch_report;
+  epoch_report.stage = s;
+  epoch_report.stage_name = stage.name;
+  epoch_report.epoch = epoch + 1;
+  epoch_report.epochs_done = epoch + 1;
+  for (std::size_t earlier = 0; earlier < s; ++earlier)
+    epoch_report.epochs_done += cfg_.stages[earlier].epochs;
+  epoch_report.global_step = state.global_step;
+  epoch_report.mean_loss = mean_loss;
+  sync_buffers();
+  if (data_.has_valid) {
+    auto [report, value] = validate();
+    for (const auto& [k, v] : report)
+      metrics_->add(stage.name, epoch + 1, state.global_step, "valid", k, v);
+    epoch_report.valid = report;
+    epoch_report.metric = value;
+    summary += ", valid " + cfg_.validation.metric + " " + short_number(value);
+    if (improved(value, state, cfg_.validation, stage.early_stopping.min_delta)) {
+      state.best_metric = value;
+      state.has_best = true;
+      state.bad_epochs = 0;
+      save("best.pt", nullptr, state);
+      summary += " (best)";
     } else {
-      save("best.pt", nullptr, state);  // no validation split: the latest weights
+      ++state.bad_epochs;
     }
-    log_.info(summary);
-    write_curves();
-    const bool stop_early =
-        stage.early_stopping.patience > 0 && state.bad_epochs >= stage.early_stopping.patience;
-    if (stop_early) log_.info("early stopping: no improvement for ", state.bad_epochs, " epochs");
-    if (stop_early || epoch + 1 == stage.epochs) state.stage_done = true;
-    save("last.pt", built.optimizer.get(), state);
-    bool go_on = !on_epoch_ || on_epoch_(epoch_report);
-    if (group_) {  // every rank stops if any rank's callback says so or was interrupted
-      auto t = torch::tensor({go_on ? 0.0 : 1.0, InterruptGuard::requested() ? 1.0 : 0.0},
-                             torch::kDouble);
-      group_->all_reduce(t, dist::Group::ReduceOp::kSum, "agreeing on the end of the epoch");
-      go_on = t[0].item<double>() == 0;
-      if (t[1].item<double>() > 0) InterruptGuard::request();
-    }
-    if (!go_on) {
-      log_.info("stopped after ", stage.name, " epoch ", epoch + 1, " by the caller");
-      stopped_ = true;
-      return false;
-    }
-    if (stop_early) break;
-    if (InterruptGuard::requested() || (stop_after_ > 0 && steps_ >= stop_after_)) return false;
+  } else {
+    save("best.pt", nullptr, state);  // no validation split: the latest weights
   }
-  return true;
+  log_.info(summary);
+  write_curves();
+  const bool stop_early =
+      stage.early_stopping.patience > 0 && state.bad_epochs >= stage.early_stopping.patience;
+  if (stop_early) log_.info("early stopping: no improvement for ", state.bad_epochs, " epochs");
+  if (stop_early || epoch + 1 == stage.epochs) state.stage_done = true;
+  save("last.pt", setup.built.optimizer.get(), state);
+  // Every rank stops if any rank's callback says so or was interrupted.
+  const auto any = dist_.any({on_epoch_ && !on_epoch_(epoch_report), InterruptGuard::requested()},
+                             "agreeing on the end of the epoch");
+  if (any[1]) InterruptGuard::request();
+  if (any[0]) {
+    log_.info("stopped after ", stage.name, " epoch ", epoch + 1, " by the caller");
+    stopped_ = true;
+    return EpochEnd::kStop;
+  }
+  if (stop_early) return EpochEnd::kStageDone;
+  if (InterruptGuard::requested() || (stop_after_ > 0 && steps_ >= stop_after_))
+    return EpochEnd::kStop;
+  return EpochEnd::kNext;
 }
 
 RunResult Trainer::run() {
@@ -562,10 +572,10 @@ RunResult Trainer::run() {
       dir_ / "metrics.csv",
       resumed ? std::optional<std::int64_t>(resumed->global_step) : std::nullopt, main_);
   if (main_) std::ofstream(dir_ / "config.yaml") << config::to_yaml(resolved_);
-  if (group_)
-    log_.info("distributed: rank ", group_->rank(), " of ", group_->world_size(), " (",
-              group_->backend_name(), ", ", at::get_num_threads(), " threads, timeout ",
-              group_->timeout().count() / 1000.0, " s); global batch = ", group_->world_size(),
+  if (dist_.distributed())
+    log_.info("distributed: rank ", dist_.rank(), " of ", dist_.world_size(), " (",
+              dist_.group()->backend_name(), ", ", at::get_num_threads(), " threads, timeout ",
+              dist_.group()->timeout().count() / 1000.0, " s); global batch = ", dist_.world_size(),
               " x the sampler's batch");
 
   TrainState state = resumed.value_or(TrainState{});
@@ -601,16 +611,16 @@ RunResult Trainer::run() {
   }
   result.best_valid = state.best_metric;
   result.steps = steps_;
-  if (group_) {
+  if (dist_.distributed()) {
     // Data parallelism keeps the replicas bit-identical; check it (cheap, once).
     const auto mine = dist::module_checksum(*model_);
-    log::info("distributed: rank ", group_->rank(), " final weights checksum ", mine);
-    auto all = group_->all_gather_rows(
+    log::info("distributed: rank ", dist_.rank(), " final weights checksum ", mine);
+    auto all = dist_.group()->all_gather_rows(
         torch::tensor({static_cast<std::int64_t>(mine)}, torch::kLong), "comparing the weights");
     for (std::int64_t r = 0; r < all.size(0); ++r)
       if (static_cast<std::uint64_t>(all[r].item<std::int64_t>()) != mine)
         throw std::runtime_error("distributed: the weights of rank " + std::to_string(r) +
-                                 " differ from rank " + std::to_string(group_->rank()) +
+                                 " differ from rank " + std::to_string(dist_.rank()) +
                                  "'s after training (a non-deterministic or rank-dependent "
                                  "parameter update)");
     if (!main_) return result;  // rank 0 evaluates the test split

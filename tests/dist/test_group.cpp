@@ -10,6 +10,7 @@
 #include "dist/gradient_reducer.h"
 #include "dist/group.h"
 #include "dist_helpers.h"
+#include "train/dist_context.h"
 
 using wtp::dist::Group;
 using wtp::test::run_ranks;
@@ -243,4 +244,25 @@ TEST_CASE("a rank that leaves makes the others fail at once", "[dist]") {
   }
   // Well before the 30 s timeout: the closed connection is noticed.
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+}
+
+TEST_CASE("the distributed context averages step losses and agrees on stopping", "[dist]") {
+  std::mutex mutex;
+  std::map<int, std::pair<double, double>> seen;  // rank -> (loss, part)
+  std::map<int, std::vector<bool>> stops;
+  run_ranks(2, [&](Group& g) {
+    wtp::train::DistContext dist(std::shared_ptr<Group>(&g, [](Group*) {}));
+    CHECK(dist.distributed());
+    double loss = g.rank() == 0 ? 1.0 : 3.0;
+    std::map<std::string, double> parts{{"p", g.rank() == 0 ? 0.5 : 1.5}};
+    const bool stop = dist.agree_on_step(loss, parts, g.rank() == 1);
+    const auto any = dist.any({g.rank() == 0, false}, "test flags");
+    std::lock_guard<std::mutex> lock(mutex);
+    seen[g.rank()] = {loss, parts.at("p")};
+    stops[g.rank()] = {stop, any[0], any[1]};
+  });
+  for (int r : {0, 1}) {
+    CHECK(seen.at(r) == std::make_pair(2.0, 1.0));
+    CHECK(stops.at(r) == std::vector<bool>{true, true, false});
+  }
 }

@@ -18,6 +18,7 @@
 #include "export/traced_module.h"
 #include "test_support.h"
 #include "train/checkpoint.h"
+#include "train/metrics_csv.h"
 #include "train/trained_model.h"
 #include "train/trainer.h"
 
@@ -63,14 +64,11 @@ fs::path train_tiny_run(const fs::path& dir) {
   return dir / "run";
 }
 
-/// The valid threshold_mean rows of a metrics.csv (read here independently of the exporter).
+/// The valid threshold_mean rows of a metrics.csv.
 std::vector<double> valid_thresholds(const fs::path& metrics) {
-  std::ifstream in(metrics);
-  std::string line;
   std::vector<double> out;
-  while (std::getline(in, line))
-    if (line.find(",valid,threshold_mean,") != std::string::npos)
-      out.push_back(std::stod(line.substr(line.rfind(',') + 1)));
+  for (const auto& r : wtp::train::read_metric_rows(metrics))
+    if (r.split == "valid" && r.metric == "threshold_mean") out.push_back(r.value);
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "catch_torch.h"
 #include "test_support.h"
+#include "train/metrics_csv.h"
 
 namespace fs = std::filesystem;
 
@@ -49,31 +50,9 @@ fs::path train(const fs::path& dir, const std::string& name, int threads, int wo
   return run;
 }
 
-struct Row {
-  std::string key;  ///< stage,epoch,step,split,metric
-  std::string split, metric;
-  double value = 0;
-};
-
-std::vector<Row> rows(const fs::path& metrics) {
-  std::istringstream in(wtp::test::read_file(metrics));
-  std::string line;
-  std::getline(in, line);
-  REQUIRE(line == "stage,epoch,step,split,metric,value");
-  std::vector<Row> out;
-  while (std::getline(in, line)) {
-    const auto comma = line.rfind(',');
-    Row r;
-    r.key = line.substr(0, comma);
-    r.value = std::stod(line.substr(comma + 1));
-    std::istringstream fields(r.key);
-    std::string skip;
-    for (int i = 0; i < 3; ++i) std::getline(fields, skip, ',');
-    std::getline(fields, r.split, ',');
-    std::getline(fields, r.metric, ',');
-    out.push_back(r);
-  }
-  return out;
+/// A row's columns before the value: what must match between two runs.
+std::string key(const wtp::train::MetricRow& r) {
+  return r.stage + "," + r.epoch + "," + std::to_string(r.step) + "," + r.split + "," + r.metric;
 }
 
 }  // namespace
@@ -94,21 +73,21 @@ TEST_CASE("wtp-train is reproducible: same --threads byte-identical, other --thr
 
   // Another thread count: the same rows (same batches, steps, epochs, stopping), learning
   // rates exact, training losses equal up to summation order.
-  const auto two = rows(a / "metrics.csv");
-  const auto one = rows(c / "metrics.csv");
+  const auto two = wtp::train::read_metric_rows(a / "metrics.csv");
+  const auto one = wtp::train::read_metric_rows(c / "metrics.csv");
   REQUIRE(two.size() == one.size());
   REQUIRE(two.size() > 20);
   double worst = 0;
   std::string worst_row;
   for (std::size_t i = 0; i < two.size(); ++i) {
-    INFO("row " << i + 2 << ": " << two[i].key << " = " << two[i].value << " vs " << one[i].value);
-    REQUIRE(two[i].key == one[i].key);
+    INFO("row " << i + 2 << ": " << key(two[i]) << " = " << two[i].value << " vs " << one[i].value);
+    REQUIRE(key(two[i]) == key(one[i]));
     if (two[i].metric == "lr") {
       CHECK(two[i].value == one[i].value);
     } else if (two[i].split == "train") {
       const double relative =
           std::abs(two[i].value - one[i].value) / std::max(std::abs(two[i].value), 1e-12);
-      if (relative > worst) worst = relative, worst_row = two[i].key;
+      if (relative > worst) worst = relative, worst_row = key(two[i]);
     } else {  // validation metrics: fractions of queries, moved only by near-ties
       CHECK(std::abs(two[i].value - one[i].value) <= 0.25);
     }

@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/threads.h"
 #include "test_support.h"
+#include "train/metrics_csv.h"
 #include "train/trainer.h"
 
 namespace config = wtp::config;
@@ -42,36 +43,6 @@ stages:
   return node;
 }
 
-struct Row {
-  std::string stage, split, metric;
-  long epoch = 0, step = 0;
-  double value = 0;
-};
-
-std::vector<Row> read_metrics(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  REQUIRE(line == "stage,epoch,step,split,metric,value");
-  std::vector<Row> rows;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    Row r;
-    std::string f;
-    std::getline(ss, r.stage, ',');
-    std::getline(ss, f, ',');
-    r.epoch = std::stol(f);
-    std::getline(ss, f, ',');
-    r.step = std::stol(f);
-    std::getline(ss, r.split, ',');
-    std::getline(ss, r.metric, ',');
-    std::getline(ss, f, ',');
-    r.value = std::stod(f);
-    rows.push_back(r);
-  }
-  return rows;
-}
-
 RunOptions quiet() {
   RunOptions o;
   o.progress = false;
@@ -90,7 +61,7 @@ TEST_CASE("a small Group Loss run learns and writes a complete run directory", "
                         "train.log", "checkpoints/last.pt", "checkpoints/best.pt"})
     CHECK(fs::exists(run / f));
 
-  auto rows = read_metrics(run / "metrics.csv");
+  const auto rows = wtp::train::read_metric_rows(run / "metrics.csv");
   std::vector<double> epoch_loss;
   for (const auto& r : rows)
     if (r.metric == "epoch_loss" && r.stage == "classification") epoch_loss.push_back(r.value);
