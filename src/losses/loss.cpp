@@ -36,7 +36,7 @@ class ContrastiveLoss : public Loss {
   }
   LossRequirements requirements() const override {
     LossRequirements r;
-    r.embeddings = r.embeddings2 = r.pairs = true;
+    r.pairs = true;
     return r;
   }
   std::string name() const override { return "contrastive"; }
@@ -96,7 +96,7 @@ class GroupLossAdapter : public Loss {
   }
   LossRequirements requirements() const override {
     LossRequirements r;
-    r.embeddings = r.logits = true;
+    r.logits = true;
     return r;
   }
   std::string name() const override { return "group_loss"; }
@@ -125,7 +125,6 @@ class FunctionLoss : public Loss {
   LossRequirements requirements() const override {
     LossRequirements r;
     r.logits = reads_ == Reads::kLogits;
-    r.embeddings = reads_ == Reads::kEmbeddings;
     return r;
   }
   std::string name() const override { return name_; }

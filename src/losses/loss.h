@@ -28,12 +28,10 @@ struct LossInputs {
   torch::Tensor labels;       ///< [B] class labels (int64), or pair labels (1 = different)
 };
 
-/// Which LossInputs fields a loss reads, and whether it works on pairs.
+/// What a loss needs of the trainer: logits (the model's classifier, or its pair head on
+/// pairs), and whether it works on pairs. Embeddings and labels are always given.
 struct LossRequirements {
-  bool embeddings = false;
-  bool embeddings2 = false;
   bool logits = false;
-  bool labels = true;
   /// True: batches are pairs (a pairs sampler; labels are 1 = different, 0 = same).
   /// False: batches are items with class labels.
   bool pairs = false;

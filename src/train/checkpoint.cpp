@@ -14,22 +14,10 @@ namespace {
 
 constexpr const char* kMagic = "wtp-checkpoint";
 
-void write_state(torch::serialize::OutputArchive& archive, const TrainState& s) {
+void write_state(torch::serialize::OutputArchive& archive, TrainState s) {
   archive.write("magic", c10::IValue(std::string(kMagic)));
-  archive.write("format_version", c10::IValue(s.format_version));
-  archive.write("stage", c10::IValue(s.stage));
-  archive.write("epoch", c10::IValue(s.epoch));
-  archive.write("step", c10::IValue(s.step));
-  archive.write("global_step", c10::IValue(s.global_step));
-  archive.write("stage_done", c10::IValue(s.stage_done));
-  archive.write("best_metric", c10::IValue(s.best_metric));
-  archive.write("has_best", c10::IValue(s.has_best));
-  archive.write("bad_epochs", c10::IValue(s.bad_epochs));
-  archive.write("sampler", c10::IValue(s.sampler));
-  archive.write("rng", c10::IValue(s.rng));
-  archive.write("config_yaml", c10::IValue(s.config_yaml));
-  archive.write("loss_sum", c10::IValue(s.loss_sum));
-  archive.write("loss_count", c10::IValue(s.loss_count));
+  auto write = [&](const char* key, const auto& value) { archive.write(key, c10::IValue(value)); };
+  s.visit(write);
   if (s.torch_rng.defined()) archive.write("torch_rng", s.torch_rng, /*is_buffer=*/true);
 }
 
@@ -42,29 +30,33 @@ c10::IValue read_value(torch::serialize::InputArchive& archive, const std::strin
   return value;
 }
 
+/// Reads each TrainState field by its key (TrainState::visit).
+struct StateReader {
+  torch::serialize::InputArchive& archive;
+  const std::string& path;
+  void operator()(const char* key, std::int64_t& v) { v = read_value(archive, key, path).toInt(); }
+  void operator()(const char* key, bool& v) { v = read_value(archive, key, path).toBool(); }
+  void operator()(const char* key, double& v) { v = read_value(archive, key, path).toDouble(); }
+  void operator()(const char* key, std::string& v) {
+    v = read_value(archive, key, path).toStringRef();
+  }
+  void operator()(const char* key, std::vector<std::int64_t>& v) {
+    v = read_value(archive, key, path).toIntVector();
+  }
+};
+
 TrainState read_state(torch::serialize::InputArchive& archive, const std::string& path) {
   c10::IValue magic;
   if (!archive.try_read("magic", magic) || !magic.isString() || magic.toStringRef() != kMagic)
     throw std::runtime_error("'" + path + "' is not a wtp training checkpoint");
   TrainState s;
-  s.format_version = read_value(archive, "format_version", path).toInt();
-  if (s.format_version != TrainState{}.format_version)
+  const std::int64_t version = read_value(archive, "format_version", path).toInt();
+  if (version != s.format_version)
     throw std::runtime_error("checkpoint '" + path + "' has format version " +
-                             std::to_string(s.format_version) + "; this build reads version " +
-                             std::to_string(TrainState{}.format_version));
-  s.stage = read_value(archive, "stage", path).toInt();
-  s.epoch = read_value(archive, "epoch", path).toInt();
-  s.step = read_value(archive, "step", path).toInt();
-  s.global_step = read_value(archive, "global_step", path).toInt();
-  s.stage_done = read_value(archive, "stage_done", path).toBool();
-  s.best_metric = read_value(archive, "best_metric", path).toDouble();
-  s.has_best = read_value(archive, "has_best", path).toBool();
-  s.bad_epochs = read_value(archive, "bad_epochs", path).toInt();
-  s.sampler = read_value(archive, "sampler", path).toIntVector();
-  s.rng = read_value(archive, "rng", path).toIntVector();
-  s.config_yaml = read_value(archive, "config_yaml", path).toStringRef();
-  s.loss_sum = read_value(archive, "loss_sum", path).toDouble();
-  s.loss_count = read_value(archive, "loss_count", path).toInt();
+                             std::to_string(version) + "; this build reads version " +
+                             std::to_string(s.format_version));
+  StateReader reader{archive, path};
+  s.visit(reader);
   torch::Tensor rng;
   if (archive.try_read("torch_rng", rng, /*is_buffer=*/true)) s.torch_rng = rng;
   return s;

@@ -25,11 +25,28 @@ struct TrainState {
   bool has_best = false;              ///< best_metric is set
   std::int64_t bad_epochs = 0;        ///< epochs without improvement (early stopping)
   std::vector<std::int64_t> sampler;  ///< the training sampler's state
-  std::vector<std::int64_t> rng;      ///< the trainer's Rng state (as int64 bit patterns)
   torch::Tensor torch_rng;            ///< LibTorch default CPU generator state (dropout, ...)
   double loss_sum = 0.0;              ///< running training-loss sum of the current epoch
   std::int64_t loss_count = 0;        ///< batches in loss_sum
   std::string config_yaml;            ///< resolved configuration of the run
+
+  /// Every field but torch_rng (a tensor, stored as a buffer), by its checkpoint key.
+  template <class V>
+  void visit(V& v) {
+    v("format_version", format_version);
+    v("stage", stage);
+    v("epoch", epoch);
+    v("step", step);
+    v("global_step", global_step);
+    v("stage_done", stage_done);
+    v("best_metric", best_metric);
+    v("has_best", has_best);
+    v("bad_epochs", bad_epochs);
+    v("sampler", sampler);
+    v("config_yaml", config_yaml);
+    v("loss_sum", loss_sum);
+    v("loss_count", loss_count);
+  }
 };
 
 /// Writes model parameters and buffers, optimizer state (if given) and `state` to `path`

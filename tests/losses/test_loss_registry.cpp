@@ -31,22 +31,22 @@ TEST_CASE("loss registry: names, creation from config, requirements", "[losses][
                                                      "triplet"});
   for (const auto* name : {"arcface", "cosface", "proxy_anchor"}) {
     const auto r = make(name)->requirements();
-    CHECK((r.logits && r.labels && !r.embeddings && !r.pairs));
+    CHECK((r.logits && !r.pairs));
     CHECK(make(name)->name() == name);
   }
   for (const auto* name : {"triplet", "multi_similarity"}) {
     const auto r = make(name)->requirements();
-    CHECK((r.embeddings && r.labels && !r.logits && !r.pairs));
+    CHECK((!r.logits && !r.pairs));
   }
   CHECK(make("contrastive")->requirements().pairs);
-  CHECK(make("contrastive")->requirements().embeddings2);
+  CHECK_FALSE(make("contrastive")->requirements().logits);
   CHECK(make("bce_pair")->requirements().logits);
   CHECK(make("bce_pair")->requirements().pairs);
   CHECK_FALSE(make("bce")->requirements().pairs);
   CHECK(make("bce")->name() == "bce");
   CHECK_FALSE(make("cross_entropy")->requirements().pairs);
   const auto g = make("{name: group_loss, temperature: 30, labelled_per_class: 1}")->requirements();
-  CHECK((g.embeddings && g.logits && g.labels && !g.pairs && !g.embeddings2));
+  CHECK((g.logits && !g.pairs));
   CHECK(make("group_loss")->name() == "group_loss");
   // resolved options list every default
   const auto resolved = registry.resolve(wtp::config::decode_component(
