@@ -428,7 +428,8 @@ TEST_CASE("overlap: CEW open faces are LFW photos and CelebA ids are not compara
 TEST_CASE("dataset registry: names and strict options", "[data][registry]") {
   DatasetRegistry r("dataset");
   register_builtin_datasets(r);
-  CHECK(r.names() == std::vector<std::string>({"celeba", "cew", "image_folder", "lfw"}));
+  CHECK(r.names() ==
+        std::vector<std::string>({"celeba", "cew", "fashion_mnist", "image_folder", "lfw"}));
   test::TempDir tmp;
   write_lfw(tmp.path());
   const auto yaml = "name: lfw\nroot: " + tmp.path().string() + "\nmin_images: 2\n";
