@@ -237,8 +237,8 @@ int main(int argc, char** argv) {
   train::DistContext single_process;
   train::StepOptions step_options;
   auto step = [&](const train::TrainBatch& batch) {
-    const auto r = train::train_step(*model, *loss, *built.optimizer, batch, single_process,
-                                     step_options);
+    const auto r =
+        train::train_step(*model, *loss, *built.optimizer, batch, single_process, step_options);
     double logged = r.loss;
     for (const auto& part : r.parts) logged += part.second;
     return logged;
