@@ -154,8 +154,8 @@ class Trainer {
     std::unique_ptr<samplers::Sampler> sampler;
     BuiltOptimizer built;
     std::shared_ptr<LrSchedule> schedule;
-    std::vector<torch::Tensor> trainable;
-    std::int64_t per_epoch = 0;       ///< batches per epoch on this rank
+    StepOptions step;            ///< device, clipping over the trainable parameters, interrupts
+    std::int64_t per_epoch = 0;  ///< batches per epoch on this rank
     bool restored_mid_epoch = false;  ///< resumed inside an epoch: do not restart it
   };
   enum class EpochEnd { kNext, kStageDone, kStop };
@@ -312,7 +312,6 @@ bool improved(double value, const TrainState& s, const ValidationOptions& v, dou
                               : value < s.best_metric - min_delta;
 }
 
-/// One training batch in flight: the sampler batch and the sampler state after drawing it.
 bool Trainer::run_stage(std::size_t s, TrainState& state) {
   const StageOptions& stage = cfg_.stages[s];
   StageSetup setup = set_up_stage(s, state);
@@ -380,11 +379,14 @@ Trainer::StageSetup Trainer::set_up_stage(std::size_t s, TrainState& state) {
   setup.sampler = samplers::builtin_samplers().create(stage.sampler, sampler_input(s));
   setup.built = optimizers().create(stage.optimizer, *model_);
   setup.schedule = schedules().create(stage.scheduler);
-  setup.trainable = models::trainable_parameters(*model_);
+  setup.step.device = device_;
+  setup.step.clip_grad_norm = stage.clip_grad_norm;
+  setup.step.trainable = models::trainable_parameters(*model_);
+  setup.step.stop_requested = [] { return InterruptGuard::requested(); };
   if (resuming_ && state.stage == static_cast<std::int64_t>(s)) restore_stage(s, state, setup);
   // Identical weights on every rank: rank 0's (fresh, initialised or resumed).
   dist_.broadcast(*model_, false, "broadcasting rank 0's weights");
-  dist_.reduce_gradients(setup.trainable);
+  dist_.reduce_gradients(setup.step.trainable);
   std::int64_t batches = setup.sampler->batches_per_epoch();
   // Distributed: only full rounds of R global batches, so the ranks' batches of an epoch are
   // disjoint (the sampler would pad the last round with the epoch's first batches again).
@@ -464,13 +466,8 @@ data::LoaderOptions Trainer::loader_options(std::size_t s, std::int64_t epoch,
 
 StepResult Trainer::step(const StageOptions& stage, std::int64_t epoch, StageSetup& setup,
                          const TrainBatch& batch, const TrainState& state) {
-  StepOptions options;
-  options.device = device_;
-  options.clip_grad_norm = stage.clip_grad_norm;
-  options.trainable = setup.trainable;
-  options.stop_requested = [] { return InterruptGuard::requested(); };
   try {
-    return train_step(*model_, *setup.loss, *setup.built.optimizer, batch, dist_, options);
+    return train_step(*model_, *setup.loss, *setup.built.optimizer, batch, dist_, setup.step);
   } catch (const NonFiniteLossError& e) {
     throw std::runtime_error("non-finite loss (" + std::to_string(e.value()) + ") in stage '" +
                              stage.name + "', epoch " + std::to_string(epoch + 1) + ", step " +
