@@ -85,7 +85,7 @@ int main(int argc, char** argv) try {
 
   auto options =
       config::parse("{num_classes: 100, input_size: " + std::to_string(args.size) + "}", "bench");
-  auto model = models::create_model({"bn_inception", options});
+  auto model = models::model_registry().create({"bn_inception", options});
   model->train();
   std::vector<torch::Tensor> params;
   std::int64_t numel = 0;

@@ -41,8 +41,8 @@
 #include "samplers/sampler.h"
 #include "train/batch_stream.h"
 #include "train/dist_context.h"
-#include "train/evaluator.h"
 #include "train/optim.h"
+#include "train/run_evaluator.h"
 #include "train/step.h"
 
 using namespace wtp;
@@ -175,10 +175,10 @@ int main(int argc, char** argv) {
   set_threads(a.threads);
   torch::manual_seed(0);
   const Recipe r = recipe(a);
-  models::EmbeddingModel model = models::create_model(r.model);
+  models::EmbeddingModel model = models::model_registry().create(r.model);
   model->train();
-  auto loss = losses::builtin_losses().create(r.loss);
-  auto built = train::optimizers().create(r.optimizer, *model);
+  auto loss = losses::loss_registry().create(r.loss);
+  auto built = train::optimizer_registry().create(r.optimizer, *model);
   std::int64_t params = 0;
   bool channels_last = false;  // the model's own layout (its conv weights)
   for (const auto& p : model->parameters()) {
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
     samplers::SamplerInput input;
     input.labels = dataset->labels();
     targets = input.labels;
-    sampler = samplers::builtin_samplers().create(r.sampler, input);
+    sampler = samplers::sampler_registry().create(r.sampler, input);
   }
   auto next_batch = [&]() -> train::TrainBatch {
     if (!sampler) return fixed;

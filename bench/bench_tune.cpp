@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
           component.name = "tpe";
           component.options.set("normalized_kernels", wtp::config::Node::scalar("true"));
         }
-        auto sampler = make_sampler(component, static_cast<std::uint64_t>(seed));
+        auto sampler =
+            search_sampler_registry().create(component, static_cast<std::uint64_t>(seed));
         const auto start = std::chrono::steady_clock::now();
         const auto trials = run_in_memory(*sampler, space, Direction::kMinimize, max_budget,
                                           [&](const Params& p) { return evaluate(f, space, p); });

@@ -27,9 +27,11 @@ int main(int argc, char** argv) {
                         "wtp checkpoint to export (RUN_DIR/checkpoints/best.pt)");
   tool.app().add_option("--out", out, "archive to write (e.g. model.ts)")->required();
   tool.app()
-      .add_option("--what", what,
-                  "embedding (L2-normalised embeddings) | siamese (pair logit) | liveness "
-                  "(P(eyes closed)) | detector (MTCNN, with --weights)")
+      .add_option(
+          "--what", what,
+          "what the archive computes, one of: " + wtp::config::enum_choices<ex::ExportKind>() +
+              " (embedding: L2-normalised embeddings, siamese: pair logit, liveness: "
+              "P(eyes closed), detector: MTCNN from --weights)")
       ->capture_default_str();
   tool.app().add_option("--weights", weights,
                         "--what detector: directory with facenet-pytorch's pnet.pt, rnet.pt, "

@@ -214,9 +214,7 @@ AlignSummary run_align(const AlignRunOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const fs::path input(options.input), output(options.output);
   data::require_directory(input, "align input", "pass an existing folder with --input");
-  DetectorRegistry registry("detector");
-  register_builtin_detectors(registry);
-  const config::Component component = options.detector_component();
+  const config::Component component = detector_registry().resolve(options.detector_component());
   const std::string detector_name = component.name;
 
   // Refuse to mix outputs of different options.
@@ -247,7 +245,7 @@ AlignSummary run_align(const AlignRunOptions& options) {
   const int wanted = options.threads > 0 ? options.threads : available_cores();
   const int workers = std::max(1, std::min<int>(wanted, static_cast<int>(pending.size())));
   std::vector<DetectorPtr> detectors;
-  for (int i = 0; i < workers; ++i) detectors.push_back(registry.create(component));
+  for (int i = 0; i < workers; ++i) detectors.push_back(detector_registry().create(component));
   if (summary.skipped > 0)
     log::info("align: resuming, ", summary.skipped, " of ", summary.images,
               " images already aligned");

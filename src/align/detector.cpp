@@ -12,6 +12,8 @@ void require_bgr_image(const cv::Mat& image, const std::string& who) {
     throw std::invalid_argument(who + ": expects a non-empty 8-bit 3-channel BGR image");
 }
 
+namespace {
+
 void register_builtin_detectors(DetectorRegistry& registry) {
   registry.add<HaarOptions>(
       "haar", "OpenCV Haar cascades (frontal face + eyes) from the opencv-data package",
@@ -19,6 +21,13 @@ void register_builtin_detectors(DetectorRegistry& registry) {
   registry.add<MtcnnOptions>(
       "mtcnn", "MTCNN (P-, R-, O-Net) with facenet-pytorch weights, 5 landmarks",
       [](const MtcnnOptions& o) -> DetectorPtr { return std::make_shared<MtcnnDetector>(o); });
+}
+
+}  // namespace
+
+const DetectorRegistry& detector_registry() {
+  static const DetectorRegistry registry("detector", register_builtin_detectors);
+  return registry;
 }
 
 }  // namespace wtp::align

@@ -1,9 +1,8 @@
 #pragma once
 /// The face detector interface and its registry (`haar`, `mtcnn`).
 ///
-///     DetectorRegistry detectors("detector");
-///     register_builtin_detectors(detectors);
-///     auto detector = detectors.create(config::decode_component(node, "detector"));
+///     auto detector =
+///         detector_registry().create(config::decode_component(node, "detector"));
 ///     std::vector<Face> faces = detector->detect(cv::imread(path));  // BGR
 #include <memory>
 #include <opencv2/core.hpp>
@@ -35,9 +34,9 @@ class FaceDetector {
 using DetectorPtr = std::shared_ptr<FaceDetector>;
 using DetectorRegistry = Registry<DetectorPtr>;
 
-/// Adds `haar` (HaarOptions, OpenCV cascades from opencv-data) and `mtcnn` (MtcnnOptions,
-/// facenet-pytorch weights).
-void register_builtin_detectors(DetectorRegistry& registry);
+/// The detectors: `haar` (HaarOptions, OpenCV cascades from opencv-data) and `mtcnn`
+/// (MtcnnOptions, facenet-pytorch weights).
+const DetectorRegistry& detector_registry();
 
 /// Throws std::invalid_argument naming `who` unless `image` is a non-empty CV_8UC3 image.
 void require_bgr_image(const cv::Mat& image, const std::string& who);

@@ -411,14 +411,14 @@ void apply_override(Node& root, const std::string& assignment) {
 // ---------------------------------------------------------------------------------------
 
 Component decode_component(const Node& node, const std::string& path) {
-  if (node.is_scalar()) return {node.text(), Node::map(node.origin())};
+  if (node.is_scalar()) return {node.text(), Node::map(node.origin()), path};
   if (!node.is_map())
     throw ConfigError(node.origin().describe() + ": '" + path +
                       "' must be a name or a map with a 'name' key");
   const Node* name = node.find("name");
   if (!name || !name->is_scalar())
     throw ConfigError(node.origin().describe() + ": '" + path + "' needs a 'name' key");
-  Component c{name->text(), node};
+  Component c{name->text(), node, path};
   c.options.erase("name");
   return c;
 }

@@ -25,6 +25,7 @@
 ///
 /// Strictness: an unknown key is a ConfigError naming the key, file and line and
 /// listing the known keys; a wrong type names the key, the expected type and the line.
+#include <any>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -144,10 +145,20 @@ E parse_enum(const std::string& text, const std::string& what) {
 }
 
 /// A component chosen by name, e.g. `model: {name: bn_inception, embedding_dim: 512}` or
-/// just `model: bn_inception`. The options are kept raw for the registry to decode.
+/// just `model: bn_inception`. The options are read raw; the registry of its kind decodes
+/// them once (Registry::resolve), keeps the typed struct in `decoded` and writes every
+/// default back into `options`, so what is built is what the resolved config says.
 struct Component {
+  Component() = default;
+  Component(std::string name, Node options, std::string path = {})
+      : name(std::move(name)), options(std::move(options)), path(std::move(path)) {}
+
   std::string name;  ///< registry name
   Node options;      ///< the remaining keys (a map, possibly empty)
+  std::string path;  ///< where it was read ("stages[1].loss"): error messages name it
+  /// The typed options decoded by Registry::resolve (empty until then). Whoever edits
+  /// `options` afterwards resolves the component again.
+  std::any decoded;
 };
 
 /// Reads a Component from a scalar name or a map with a `name` key.

@@ -1,12 +1,20 @@
 #pragma once
 /// A registry of named components of one kind (models, losses, samplers, ...), each with
-/// its own typed options struct. Filled by one explicit `register_builtin_*()` function
-/// per kind; an unknown name is a UsageError that lists the known ones.
+/// its own typed options struct. Every kind has one registry, reached through one accessor
+/// (`losses::loss_registry()`, `models::model_registry()`, ...) that registers the built-in
+/// components once.
 ///
-///     Registry<std::shared_ptr<Loss>> losses("loss");
-///     losses.add<ContrastiveOptions>("contrastive", "contrastive loss (Hadsell et al.)",
-///         [](const ContrastiveOptions& o) { return std::make_shared<Contrastive>(o); });
-///     auto loss = losses.create(config::decode_component(node, "loss"));
+///     void register_builtin_losses(LossRegistry& r) {
+///       r.add<ContrastiveOptions>("contrastive", "contrastive loss (Hadsell et al.)",
+///           [](const ContrastiveOptions& o) { return std::make_shared<Contrastive>(o); });
+///     }
+///     static const LossRegistry registry("loss", register_builtin_losses);
+///     config::Component c = registry.resolve(config::decode_component(node, "loss"));
+///     auto loss = registry.create(c);  // from c.decoded: the options are decoded once
+///
+/// Options are decoded strictly; errors name the component's full key path
+/// (`stages[1].loss.temperature`).
+#include <any>
 #include <functional>
 #include <map>
 #include <string>
@@ -21,32 +29,46 @@ template <class Product, class... Args>
 class Registry {
  public:
   explicit Registry(std::string kind) : kind_(std::move(kind)) {}
+  /// A registry filled by `fill` (its kind's register_builtin_*), as the accessors build theirs.
+  Registry(std::string kind, const std::function<void(Registry&)>& fill) : kind_(std::move(kind)) {
+    fill(*this);
+  }
 
-  /// Registers `name` whose options decode into `Options`. Throws std::logic_error on a
-  /// duplicate name (a programming error).
+  /// Registers `name` whose options decode into `Options`. `resolve_nested` (optional)
+  /// resolves components inside the options (a head's backbone) when the component is
+  /// resolved. Throws std::logic_error on a duplicate name (a programming error).
   template <class Options>
   void add(const std::string& name, std::string doc,
-           std::function<Product(const Options&, Args...)> make) {
+           std::function<Product(const Options&, Args...)> make,
+           std::function<void(Options&)> resolve_nested = {}) {
     if (entries_.count(name)) throw std::logic_error(kind_ + " '" + name + "' registered twice");
     Entry entry;
     entry.doc = std::move(doc);
-    entry.create = [make, name](const config::Node& node, Args... args) {
-      return make(decode_options<Options>(node, name), args...);
+    entry.create = [make](const config::Component& component, Args... args) {
+      if (const auto* decoded = std::any_cast<Options>(&component.decoded))
+        return make(*decoded, args...);
+      return make(decode_options<Options>(component), args...);
     };
-    entry.resolve = [name](const config::Node& node) {
-      return config::encode(decode_options<Options>(node, name));
+    entry.resolve = [resolve_nested](const config::Component& component) {
+      Options options = decode_options<Options>(component);
+      if (resolve_nested) resolve_nested(options);
+      config::Component out(component.name, config::encode(options), component.path);
+      out.decoded = std::move(options);
+      return out;
     };
     entries_.emplace(name, std::move(entry));
   }
 
-  /// Builds the component, decoding its options strictly.
+  /// Builds the component from the options Registry::resolve decoded, else decoding its
+  /// options strictly now.
   Product create(const config::Component& component, Args... args) const {
-    return entry(component.name).create(component.options, args...);
+    return entry(component.name).create(component, args...);
   }
 
-  /// The component's options with every default filled in (for the resolved config).
+  /// The component decoded once: its typed options kept in `decoded`, every default written
+  /// into `options` (for the resolved config). Errors name the component's path.
   config::Component resolve(const config::Component& component) const {
-    return {component.name, entry(component.name).resolve(component.options)};
+    return entry(component.name).resolve(component);
   }
 
   bool contains(const std::string& name) const { return entries_.count(name) > 0; }
@@ -68,14 +90,16 @@ class Registry {
  private:
   struct Entry {
     std::string doc;
-    std::function<Product(const config::Node&, Args...)> create;
-    std::function<config::Node(const config::Node&)> resolve;
+    std::function<Product(const config::Component&, Args...)> create;
+    std::function<config::Component(const config::Component&)> resolve;
   };
 
   template <class Options>
-  static Options decode_options(const config::Node& node, const std::string& name) {
+  static Options decode_options(const config::Component& component) {
     Options options{};
-    if (!node.is_null()) config::decode_into(node, options, name);
+    if (!component.options.is_null())
+      config::decode_into(component.options, options,
+                          component.path.empty() ? component.name : component.path);
     return options;
   }
 

@@ -7,6 +7,7 @@
 #include "data/lfw.h"
 
 namespace wtp::data {
+namespace {
 
 void register_builtin_datasets(DatasetRegistry& registry) {
   registry.add<LfwOptions>("lfw", "Labeled Faces in the Wild image tree (deep-funneled)",
@@ -23,10 +24,11 @@ void register_builtin_datasets(DatasetRegistry& registry) {
       [](const FashionMnistOptions& o) { return load_fashion_mnist(o); });
 }
 
-Dataset load_dataset(const config::Component& component) {
-  DatasetRegistry registry("dataset");
-  register_builtin_datasets(registry);
-  return registry.create(component);
+}  // namespace
+
+const DatasetRegistry& dataset_registry() {
+  static const DatasetRegistry registry("dataset", register_builtin_datasets);
+  return registry;
 }
 
 }  // namespace wtp::data

@@ -14,10 +14,8 @@ namespace wtp::data {
 
 using DatasetRegistry = Registry<Dataset>;
 
-/// Adds lfw, celeba, cew, image_folder and fashion_mnist.
-void register_builtin_datasets(DatasetRegistry& registry);
-
-/// Loads the dataset a config component names (a registry filled with the built-ins).
-Dataset load_dataset(const config::Component& component);
+/// The datasets: lfw, celeba, cew, image_folder and fashion_mnist
+/// (`dataset_registry().create(component)` loads one).
+const DatasetRegistry& dataset_registry();
 
 }  // namespace wtp::data

@@ -7,12 +7,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "core/config.h"
+#include "data/normalization.h"
 
 namespace wtp::data {
-
-enum class ChannelOrder { kRgb, kBgr };
-WTP_ENUM_NAMES(ChannelOrder, {ChannelOrder::kRgb, "rgb"}, {ChannelOrder::kBgr, "bgr"})
 
 /// An image file could not be read or decoded; what() names the file.
 class ImageError : public std::runtime_error {

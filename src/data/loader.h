@@ -74,7 +74,7 @@ struct has_partners<T, std::void_t<decltype(std::declval<const T&>().partners)>>
 /// rows [B, 2B) are `partners`, so pair i is (row i, row B + i) and its pair label is
 /// `labels[i] != labels[B + i]`. The sampler must outlive the source.
 ///
-///     auto sampler = builtin_samplers().create(component, input);
+///     auto sampler = sampler_registry().create(component, input);
 ///     BatchLoader loader(dataset, pipeline, batches_from(*sampler), options);
 template <class Sampler>
 BatchSource batches_from(Sampler& sampler) {

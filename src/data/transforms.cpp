@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "data/builtin_transforms.h"
 
 namespace wtp::data {
 
@@ -31,33 +32,6 @@ void require_image(const cv::Mat& image, const std::string& who) {
 // ---------------------------------------------------------------------------------------
 // Normalisation, record, pixel ops
 // ---------------------------------------------------------------------------------------
-
-Normalization Normalization::preset(NormalizePreset preset) {
-  Normalization n;
-  switch (preset) {
-    case NormalizePreset::kUnit:
-      break;
-    case NormalizePreset::kImagenet:
-      n.mean = {0.485, 0.456, 0.406};
-      n.std = {0.229, 0.224, 0.225};
-      break;
-    case NormalizePreset::kFacenet:
-      n.scale = 1.0;
-      n.mean = {127.5, 127.5, 127.5};
-      n.std = {128.0, 128.0, 128.0};
-      break;
-    case NormalizePreset::kCaffe:
-      n.order = ChannelOrder::kBgr;
-      n.scale = 1.0;
-      n.mean = {104.0, 117.0, 128.0};
-      break;
-    case NormalizePreset::kArcface:
-      n.mean = {0.5, 0.5, 0.5};
-      n.std = {0.5, 0.5, 0.5};
-      break;
-  }
-  return n;
-}
 
 std::string TransformRecord::str() const {
   std::string out;
@@ -400,6 +374,8 @@ void GaussianBlur::apply(cv::Mat& image, Rng& rng, TransformRecord* record) cons
   image = out;
 }
 
+namespace {
+
 void register_builtin_transforms(TransformRegistry& registry) {
   registry.add<ResizeOptions>("resize", "resize to height x width (or by shorter side)",
                               [](const ResizeOptions& o) { return std::make_shared<Resize>(o); });
@@ -431,6 +407,8 @@ void register_builtin_transforms(TransformRegistry& registry) {
       "normalize", "normalisation preset (last entry)",
       [](const NormalizeOptions& o) { return std::make_shared<Normalize>(o); });
 }
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------
 // Pipeline
@@ -545,11 +523,14 @@ std::string Pipeline::describe() const {
   return out + "normalize(" + normalization_name_ + ")";
 }
 
+const TransformRegistry& transform_registry() {
+  static const TransformRegistry registry("transform", register_builtin_transforms);
+  return registry;
+}
+
 Pipeline build_pipeline(const std::vector<config::Component>& components) {
-  TransformRegistry registry("transform");
-  register_builtin_transforms(registry);
   std::vector<TransformPtr> transforms;
-  for (const auto& c : components) transforms.push_back(registry.create(c));
+  for (const auto& c : components) transforms.push_back(transform_registry().create(c));
   return Pipeline(std::move(transforms));
 }
 

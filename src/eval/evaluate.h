@@ -5,7 +5,7 @@
 /// the flat report.
 ///
 /// The checkpoint workflow (embed a configured dataset with a trained model) needs the
-/// trainer, so it lives in the tool (`wtp-eval --checkpoint`, through train::Evaluator); it
+/// trainer, so it lives in train (`train::run_checkpoint_eval`, `wtp-eval --checkpoint`); it
 /// writes its outputs with the helpers below.
 #include <cstdint>
 #include <filesystem>

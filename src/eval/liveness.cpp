@@ -131,6 +131,10 @@ BinaryMetrics evaluate_blink_rule(const std::vector<std::vector<double>>& sequen
   return binary_metrics_from_counts(tp, fp, tn, fn);
 }
 
+std::vector<std::string> BinaryMetrics::metric_names() {
+  return {"accuracy", "precision", "recall", "f1", "auc"};
+}
+
 void BinaryMetrics::add_to(Report& report, const std::string& prefix) const {
   report[prefix + "accuracy"] = accuracy;
   report[prefix + "precision"] = precision;

@@ -3,6 +3,7 @@
 /// that the eyes are closed) and the blink rule of the old liveness service applied to
 /// frame sequences.
 #include <cstdint>
+#include <string>
 #include <torch/torch.h>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct BinaryMetrics {
 
   /// Adds <prefix>accuracy, precision, recall, f1, auc (when finite), tp, fp, tn, fn.
   void add_to(Report& report, const std::string& prefix) const;
+  /// The rates of add_to() a validation may select: accuracy, precision, recall, f1, auc.
+  static std::vector<std::string> metric_names();
 };
 
 /// Rates from counts (auc left NaN).

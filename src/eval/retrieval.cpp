@@ -193,6 +193,13 @@ std::map<std::int64_t, double> old_per_batch_recall(const torch::Tensor& embeddi
   return out;
 }
 
+std::vector<std::string> RetrievalResult::metric_names(const RetrievalOptions& options) {
+  std::vector<std::string> names;
+  for (const auto k : options.ks) names.push_back("recall_at_" + std::to_string(k));
+  if (options.map_at_r) names.insert(names.end(), {"map_at_r", "r_precision"});
+  return names;
+}
+
 void RetrievalResult::add_to(Report& report) const {
   for (const auto& [k, v] : recall_at_k) report["recall_at_" + std::to_string(k)] = v;
   if (has_map_at_r) {

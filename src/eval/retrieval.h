@@ -14,6 +14,7 @@
 /// same). The old per-batch Recall@K, on request, keeps the old code's behaviour instead.
 #include <cstdint>
 #include <map>
+#include <string>
 #include <torch/torch.h>
 #include <vector>
 
@@ -69,6 +70,9 @@ struct RetrievalResult {
   /// Adds recall_at_<K>, map_at_r, r_precision, retrieval_queries,
   /// retrieval_excluded_queries and old_per_batch_recall_at_<K> when computed.
   void add_to(Report& report) const;
+  /// The quality metrics add_to() writes with `options` (recall_at_<K> for each K, then
+  /// map_at_r and r_precision when computed): what a validation may select.
+  static std::vector<std::string> metric_names(const RetrievalOptions& options);
 };
 
 /// Returns the rows of `embeddings` scaled to unit L2 norm (float32, contiguous).

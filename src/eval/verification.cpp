@@ -195,6 +195,10 @@ VerificationResult verification_protocol(const std::vector<double>& distances,
   return result;
 }
 
+std::vector<std::string> VerificationResult::metric_names() {
+  return {"accuracy_mean", "auc", "eer", "tar_at_far_1e-2", "tar_at_far_1e-3"};
+}
+
 void VerificationResult::add_to(Report& report) const {
   std::int64_t pairs = 0;
   for (const auto& f : folds) {

@@ -7,6 +7,7 @@
 /// distance <= t ("different" iff distance > t).
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <torch/torch.h>
 #include <vector>
 
@@ -94,6 +95,9 @@ struct VerificationResult {
   /// tar_at_far_1e-2, fold_<id>_accuracy, fold_<id>_threshold, and when requested
   /// leaky_old_sweep_accuracy, leaky_old_sweep_threshold.
   void add_to(Report& report) const;
+  /// The quality metrics of add_to() a validation may select: accuracy_mean, auc, eer,
+  /// tar_at_far_1e-2, tar_at_far_1e-3.
+  static std::vector<std::string> metric_names();
 };
 
 /// The k-fold verification protocol. For each fold f, the threshold is chosen by

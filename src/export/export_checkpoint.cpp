@@ -6,9 +6,9 @@
 #include "download/md5.h"
 #include "eval/liveness.h"
 #include "eval/roc.h"
-#include "train/evaluator.h"
 #include "train/metrics_csv.h"
 #include "train/run_data.h"
+#include "train/run_evaluator.h"
 #include "train/train_config.h"
 #include "train/trained_model.h"
 
@@ -47,7 +47,7 @@ nlohmann::json on_valid_split(const train::TrainedModel& trained, const std::str
     const train::TrainConfig vcfg = validation_config(trained.config);
     auto data = train::load_run_data(vcfg, trained.run_dir / "splits.txt", /*reuse_split=*/true);
     if (!data.has_valid) return {{reason_key, "not chosen: the run has no validation split"}};
-    train::Evaluator evaluator(trained.model, vcfg, torch::kCPU);
+    train::RunEvaluator evaluator(trained.model, vcfg, torch::kCPU);
     return measure(evaluator, data.valid);
   } catch (const std::exception& e) {
     return {{reason_key,
@@ -59,9 +59,10 @@ nlohmann::json on_valid_split(const train::TrainedModel& trained, const std::str
 
 nlohmann::json liveness_thresholds(const train::TrainedModel& trained) {
   return on_valid_split(
-      trained, "thresholds_reason", [](train::Evaluator& evaluator, const data::Dataset& valid) {
-        torch::Tensor logits;
-        evaluator.embed(valid, &logits);
+      trained, "thresholds_reason", [](train::RunEvaluator& evaluator, const data::Dataset& valid) {
+        train::EvalPass pass;
+        pass.logits = true;
+        const torch::Tensor logits = evaluator.embed(valid, pass).logits;
         const auto t = eval::choose_eye_state_thresholds(
             torch::sigmoid(logits.reshape({-1}).to(torch::kDouble)),
             torch::tensor(train::item_labels(valid, train::LabelKind::kEyeState)), kEyeStateError);
@@ -86,10 +87,10 @@ nlohmann::json liveness_thresholds(const train::TrainedModel& trained) {
 nlohmann::json match_operating_points(const train::TrainedModel& trained) {
   return on_valid_split(
       trained, "operating_points_reason",
-      [](train::Evaluator& evaluator, const data::Dataset& valid) {
-        torch::Tensor embeddings =
-            torch::nn::functional::normalize(evaluator.embed(valid).to(torch::kDouble),
-                                             torch::nn::functional::NormalizeFuncOptions().dim(1));
+      [](train::RunEvaluator& evaluator, const data::Dataset& valid) {
+        torch::Tensor embeddings = torch::nn::functional::normalize(
+            evaluator.embed(valid, {}).embeddings.to(torch::kDouble),
+            torch::nn::functional::NormalizeFuncOptions().dim(1));
         torch::Tensor labels =
             torch::tensor(train::item_labels(valid, train::LabelKind::kIdentity));
         const std::int64_t n = embeddings.size(0), stride = (n + kMaxPairItems - 1) / kMaxPairItems;
@@ -176,8 +177,8 @@ ExportReport export_checkpoint(const std::string& checkpoint, const std::string&
       if (!data.has_valid) {
         verification["reason"] = "not measured: the run has no validation split";
       } else {
-        train::Evaluator evaluator(trained.model, vcfg, torch::kCPU);
-        const auto report = evaluator.evaluate(data.valid, "valid", /*test=*/false);
+        train::RunEvaluator evaluator(trained.model, vcfg, torch::kCPU);
+        const auto report = evaluator.evaluate(data.valid, train::EvalPass{});
         verification["threshold"] = report.at("threshold_mean");
         verification["accuracy"] = report.at("accuracy_mean");
         verification["source"] =
@@ -201,18 +202,19 @@ ExportReport export_checkpoint(const std::string& checkpoint, const std::string&
   return export_model(trained.model, out, options, meta);
 }
 
-std::vector<ExportReport> export_run(const fs::path& run_dir, const std::vector<std::string>& what,
+std::vector<ExportReport> export_run(const fs::path& run_dir, const std::vector<ExportKind>& what,
                                      const std::string& file) {
   require(!what.empty(),
           "export.what: give at least one of: " + config::enum_choices<ExportKind>());
   std::vector<ExportReport> reports;
-  for (const auto& name : what) {
-    ExportOptions options;
-    options.what = config::parse_enum<ExportKind>(name, "export.what");
-    require(options.what != ExportKind::kDetector,
+  for (const ExportKind kind : what) {
+    require(models::is_trained_model_kind(kind),
             "export.what: 'detector' exports MTCNN, not a trained model (use wtp-export --what "
             "detector --weights DIR)");
-    const fs::path out = what.size() == 1 ? run_dir / file : run_dir / ("model_" + name + ".ts");
+    ExportOptions options;
+    options.what = kind;
+    const fs::path out =
+        what.size() == 1 ? run_dir / file : run_dir / ("model_" + config::enum_name(kind) + ".ts");
     reports.push_back(
         export_checkpoint((run_dir / "checkpoints" / "best.pt").string(), out.string(), options));
   }

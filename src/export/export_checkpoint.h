@@ -67,11 +67,11 @@ std::optional<double> validation_threshold(const std::filesystem::path& metrics_
 ExportReport export_checkpoint(const std::string& checkpoint, const std::string& out,
                                const ExportOptions& options);
 
-/// The archives a finished run writes for the kinds in `what` (names as ExportKind):
-/// RUN_DIR/`file` for a single kind, RUN_DIR/model_<kind>.ts for each of several. The
-/// model is RUN_DIR/checkpoints/best.pt. Throws UsageError for an unknown kind.
+/// The archives a finished run writes for the kinds in `what`: RUN_DIR/`file` for a single
+/// kind, RUN_DIR/model_<kind>.ts for each of several. The model is
+/// RUN_DIR/checkpoints/best.pt. Throws UsageError for the detector kind (not a trained model).
 std::vector<ExportReport> export_run(const std::filesystem::path& run_dir,
-                                     const std::vector<std::string>& what,
+                                     const std::vector<ExportKind>& what,
                                      const std::string& file = "model.ts");
 
 /// What wtp-train does when a run has finished: reads RUN_DIR/config.yaml and, when its

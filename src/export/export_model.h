@@ -44,13 +44,12 @@
 #include "align/mtcnn.h"
 #include "core/config.h"
 #include "models/embedding_model.h"
+#include "models/export_kind.h"
 
 namespace wtp::exporter {
 
 /// What an archive computes (see the top of this file).
-enum class ExportKind { kEmbedding, kSiamese, kLiveness, kDetector };
-WTP_ENUM_NAMES(ExportKind, {ExportKind::kEmbedding, "embedding"}, {ExportKind::kSiamese, "siamese"},
-               {ExportKind::kLiveness, "liveness"}, {ExportKind::kDetector, "detector"})
+using models::ExportKind;
 
 /// Version of the meta.json layout (bumped when a key changes meaning).
 constexpr int kMetaFormatVersion = 1;

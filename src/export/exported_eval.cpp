@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "data/image.h"
+#include "data/image_folder.h"
+#include "eval/evaluate.h"
 #include "export/traced_module.h"
 
 namespace wtp::exporter {
@@ -69,6 +71,16 @@ torch::Tensor embed_dataset(LoadedModel& model, const data::Dataset& ds, std::in
   }
   if (bar) bar->finish();
   return torch::cat(out);
+}
+
+std::filesystem::path write_folder_embeddings(LoadedModel& model, const std::string& images,
+                                              const std::string& report_out) {
+  data::ImageFolderOptions folder;
+  folder.root = images;
+  const auto ds = data::load_image_folder(folder);
+  const auto npy = eval::report_path(report_out).parent_path() / "embeddings.npy";
+  eval::save_embeddings(npy, embed_dataset(model, ds), torch::tensor(ds.labels()));
+  return npy;
 }
 
 }  // namespace wtp::exporter

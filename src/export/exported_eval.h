@@ -24,4 +24,11 @@ std::string describe_exported(const LoadedModel& model);
 torch::Tensor embed_dataset(LoadedModel& model, const data::Dataset& ds,
                             std::int64_t batch_size = 32, bool progress = true);
 
+/// `wtp-eval --model M --images DIR`: the embedding archive's embeddings of the image folder
+/// `images` (one sub-folder per identity) written as embeddings.npy and its labels beside
+/// the report path `report_out` (see eval::report_path), for evaluation as --embeddings.
+/// Returns the .npy path.
+std::filesystem::path write_folder_embeddings(LoadedModel& model, const std::string& images,
+                                              const std::string& report_out);
+
 }  // namespace wtp::exporter

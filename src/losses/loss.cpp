@@ -153,8 +153,6 @@ void add_function_loss(LossRegistry& registry, const std::string& name,
                         });
 }
 
-}  // namespace
-
 void register_builtin_losses(LossRegistry& registry) {
   registry.add<ContrastiveOptions>(
       "contrastive", "contrastive loss on embedding pairs (Hadsell et al. 2006), y = 1 different",
@@ -208,9 +206,10 @@ void register_builtin_losses(LossRegistry& registry) {
       multi_similarity_loss, Reads::kEmbeddings);
 }
 
-LossRegistry builtin_losses() {
-  LossRegistry registry("loss");
-  register_builtin_losses(registry);
+}  // namespace
+
+const LossRegistry& loss_registry() {
+  static const LossRegistry registry("loss", register_builtin_losses);
   return registry;
 }
 

@@ -5,7 +5,7 @@
 /// of embeddings with logits and labels), so the trainer fills a LossInputs with what the
 /// model produced and asks the loss which fields it needs (requirements()).
 ///
-///     auto registry = wtp::losses::builtin_losses();
+///     const auto& registry = wtp::losses::loss_registry();
 ///     std::shared_ptr<Loss> loss = registry.create(config::decode_component(node, "loss"));
 ///     LossInputs in;  in.embeddings = emb;  in.logits = logits;  in.labels = labels;
 ///     LossOutput out = loss->forward(in);
@@ -57,12 +57,10 @@ class Loss {
 
 using LossRegistry = Registry<std::shared_ptr<Loss>>;
 
-/// Registers contrastive, bce_pair, bce (single images), cross_entropy, group_loss, the margin
-/// softmax losses arcface and cosface and proxy_anchor (on a cosine head's logits), triplet
-/// and multi_similarity (on the embeddings). Losses made through the registry are for
-/// training, so `reduction: none` is rejected (the total must be a scalar).
-void register_builtin_losses(LossRegistry& registry);
-/// A registry with every built-in loss.
-LossRegistry builtin_losses();
+/// The losses: contrastive, bce_pair, bce (single images), cross_entropy, group_loss, the
+/// margin softmax losses arcface and cosface and proxy_anchor (on a cosine head's logits),
+/// triplet and multi_similarity (on the embeddings). Losses made through the registry are
+/// for training, so `reduction: none` is rejected (the total must be a scalar).
+const LossRegistry& loss_registry();
 
 }  // namespace wtp::losses

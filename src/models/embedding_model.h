@@ -7,7 +7,7 @@
 #include <torch/torch.h>
 
 #include "core/config.h"
-#include "data/transforms.h"
+#include "data/normalization.h"
 
 namespace wtp::models {
 

@@ -9,6 +9,7 @@
 #include "models/siamese_cnn.h"
 
 namespace wtp::models {
+namespace {
 
 void register_builtin_models(ModelRegistry& registry) {
   registry.add<SiameseCnnOptions>(
@@ -29,51 +30,33 @@ void register_builtin_models(ModelRegistry& registry) {
   registry.add<MobileFaceNetOptions>(
       "mobilefacenet", "insightface's MobileFaceNet (112x112, 512-d, 2 M parameters)",
       [](const MobileFaceNetOptions& o) { return as_embedding_model(MobileFaceNet(o)); });
-  ModelRegistry* self = &registry;
+  // The heads build their backbone through the registry itself (any registered model can
+  // be a backbone); resolving a head resolves its backbone.
   registry.add<SiameseBceOptions>(
       "siamese_bce", "Siamese pair head on |e1 - e2| around a backbone (BCE, 1 = different)",
-      [self](const SiameseBceOptions& o) {
-        return as_embedding_model(SiameseBce(o, self->create(o.backbone)));
-      });
+      [](const SiameseBceOptions& o) {
+        return as_embedding_model(SiameseBce(o, model_registry().create(o.backbone)));
+      },
+      [](SiameseBceOptions& o) { o.backbone = model_registry().resolve(o.backbone); });
   registry.add<EmbeddingHeadOptions>(
       "embedding_head", "backbone + optional projection, L2 normalisation and classifier",
-      [self](const EmbeddingHeadOptions& o) {
-        return as_embedding_model(EmbeddingHead(o, self->create(o.backbone)));
-      });
-  registry.add<LivenessOptions>("liveness",
-                                "eyes-closed classifier: backbone -> Linear(D -> 1) logit",
-                                [self](const LivenessOptions& o) {
-                                  return as_embedding_model(Liveness(o, self->create(o.backbone)));
-                                });
+      [](const EmbeddingHeadOptions& o) {
+        return as_embedding_model(EmbeddingHead(o, model_registry().create(o.backbone)));
+      },
+      [](EmbeddingHeadOptions& o) { o.backbone = model_registry().resolve(o.backbone); });
+  registry.add<LivenessOptions>(
+      "liveness", "eyes-closed classifier: backbone -> Linear(D -> 1) logit",
+      [](const LivenessOptions& o) {
+        return as_embedding_model(Liveness(o, model_registry().create(o.backbone)));
+      },
+      [](LivenessOptions& o) { o.backbone = model_registry().resolve(o.backbone); });
 }
 
-EmbeddingModel create_model(const config::Component& component) {
-  ModelRegistry registry("model");
-  register_builtin_models(registry);
-  return registry.create(component);
-}
+}  // namespace
 
-config::Component resolve_model(const config::Component& component) {
-  ModelRegistry registry("model");
-  register_builtin_models(registry);
-  config::Component resolved = registry.resolve(component);
-  if (const config::Node* backbone = resolved.options.find("backbone")) {  // heads: recurse
-    const auto inner = config::decode_component(*backbone, component.name + ".backbone");
-    resolved.options.set("backbone", config::encode_component(resolve_model(inner)));
-  }
-  return resolved;
-}
-
-std::vector<std::string> model_names() {
-  ModelRegistry registry("model");
-  register_builtin_models(registry);
-  return registry.names();
-}
-
-std::string describe_models() {
-  ModelRegistry registry("model");
-  register_builtin_models(registry);
-  return registry.describe();
+const ModelRegistry& model_registry() {
+  static const ModelRegistry registry("model", register_builtin_models);
+  return registry;
 }
 
 }  // namespace wtp::models

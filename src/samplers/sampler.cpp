@@ -154,6 +154,8 @@ void PlannedSampler::restore(const SamplerState& s) {
 // Registry
 // ---------------------------------------------------------------------------------------
 
+namespace {
+
 void register_builtin_samplers(SamplerRegistry& registry) {
   registry.add<ClassBalancedOptions>(
       "class_balanced", "n distinct classes x m images per batch, every usable image each epoch",
@@ -177,9 +179,10 @@ void register_builtin_samplers(SamplerRegistry& registry) {
       });
 }
 
-SamplerRegistry builtin_samplers() {
-  SamplerRegistry registry("sampler");
-  register_builtin_samplers(registry);
+}  // namespace
+
+const SamplerRegistry& sampler_registry() {
+  static const SamplerRegistry registry("sampler", register_builtin_samplers);
   return registry;
 }
 

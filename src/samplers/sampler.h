@@ -5,7 +5,7 @@
 ///
 /// Contract shared by every sampler (LibTorch-like: a small `next()` loop):
 ///
-///     auto sampler = builtin_samplers().create(component, input);
+///     auto sampler = sampler_registry().create(component, input);
 ///     for (int64_t epoch = start; epoch < epochs; ++epoch) {
 ///       sampler->set_epoch(epoch);                    // position 0 of `epoch`
 ///       while (auto batch = sampler->next()) { ... }  // exactly batches_per_epoch() batches
@@ -174,9 +174,7 @@ int64_t shard_batch_index(int64_t local, const Shard& shard, int64_t global_batc
 
 using SamplerRegistry = Registry<std::unique_ptr<Sampler>, const SamplerInput&>;
 
-/// Registers class_balanced, pairs, random and sequential.
-void register_builtin_samplers(SamplerRegistry& registry);
-/// A registry with every built-in sampler.
-SamplerRegistry builtin_samplers();
+/// The samplers: class_balanced, pairs, random and sequential.
+const SamplerRegistry& sampler_registry();
 
 }  // namespace wtp::samplers

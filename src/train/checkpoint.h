@@ -11,6 +11,8 @@
 #include <torch/optim/optimizer.h>
 #include <vector>
 
+#include "train/meters.h"
+
 namespace wtp::train {
 
 /// Everything besides the weights and the optimizer that a resumed run needs.
@@ -26,8 +28,7 @@ struct TrainState {
   std::int64_t bad_epochs = 0;        ///< epochs without improvement (early stopping)
   std::vector<std::int64_t> sampler;  ///< the training sampler's state
   torch::Tensor torch_rng;            ///< LibTorch default CPU generator state (dropout, ...)
-  double loss_sum = 0.0;              ///< running training-loss sum of the current epoch
-  std::int64_t loss_count = 0;        ///< batches in loss_sum
+  AverageMeter epoch_loss;            ///< training loss of the current epoch so far
   std::string config_yaml;            ///< resolved configuration of the run
 
   /// Every field but torch_rng (a tensor, stored as a buffer), by its checkpoint key.
@@ -44,8 +45,8 @@ struct TrainState {
     v("bad_epochs", bad_epochs);
     v("sampler", sampler);
     v("config_yaml", config_yaml);
-    v("loss_sum", loss_sum);
-    v("loss_count", loss_count);
+    v("loss_sum", epoch_loss.sum);
+    v("loss_count", epoch_loss.count);
   }
 };
 

@@ -101,6 +101,8 @@ void BuiltOptimizer::set_lr_factor(double factor) {
 
 double BuiltOptimizer::lr() const { return optimizer->param_groups().at(0).options().get_lr(); }
 
+namespace {
+
 void register_builtin_optimizers(OptimizerRegistry& registry) {
   registry.add<AdamOptions>(
       "adam", "Adam (Kingma & Ba); weight_decay is an L2 term added to the gradient",
@@ -131,12 +133,10 @@ void register_builtin_optimizers(OptimizerRegistry& registry) {
       });
 }
 
-const OptimizerRegistry& optimizers() {
-  static const OptimizerRegistry registry = [] {
-    OptimizerRegistry r("optimizer");
-    register_builtin_optimizers(r);
-    return r;
-  }();
+}  // namespace
+
+const OptimizerRegistry& optimizer_registry() {
+  static const OptimizerRegistry registry("optimizer", register_builtin_optimizers);
   return registry;
 }
 
@@ -188,8 +188,6 @@ class Schedule : public LrSchedule {
   std::function<double(double, int)> decay_;
 };
 
-}  // namespace
-
 void register_builtin_schedules(ScheduleRegistry& registry) {
   registry.add<ConstantScheduleOptions>(
       "constant", "constant rate (after the optional warm-up)",
@@ -233,12 +231,10 @@ void register_builtin_schedules(ScheduleRegistry& registry) {
       });
 }
 
-const ScheduleRegistry& schedules() {
-  static const ScheduleRegistry registry = [] {
-    ScheduleRegistry r("scheduler");
-    register_builtin_schedules(r);
-    return r;
-  }();
+}  // namespace
+
+const ScheduleRegistry& schedule_registry() {
+  static const ScheduleRegistry registry("scheduler", register_builtin_schedules);
   return registry;
 }
 

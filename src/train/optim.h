@@ -83,10 +83,8 @@ struct BuiltOptimizer {
 };
 
 using OptimizerRegistry = Registry<BuiltOptimizer, const torch::nn::Module&>;
-/// Registers adam, adamw and sgd. Frozen parameters (requires_grad off) are left out.
-void register_builtin_optimizers(OptimizerRegistry& registry);
-/// The registry with every built-in optimizer.
-const OptimizerRegistry& optimizers();
+/// The optimizers: adam, adamw and sgd. Frozen parameters (requires_grad off) are left out.
+const OptimizerRegistry& optimizer_registry();
 
 /// A learning-rate schedule: a factor on the base learning rates as a function of
 /// training progress in epochs (fractional within an epoch, so warm-up is per step).
@@ -164,9 +162,9 @@ struct PolyScheduleOptions : WarmupOptions {
 };
 
 using ScheduleRegistry = Registry<std::shared_ptr<LrSchedule>>;
-/// Registers constant, step, multistep, cosine and poly (all with optional linear warm-up).
-void register_builtin_schedules(ScheduleRegistry& registry);
-const ScheduleRegistry& schedules();
+/// The schedules: constant, step, multistep, cosine and poly (all with optional linear
+/// warm-up).
+const ScheduleRegistry& schedule_registry();
 
 /// Clips the global L2 norm of the gradients of `parameters` to `max_norm` (> 0);
 /// returns the norm before clipping.

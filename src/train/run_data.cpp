@@ -23,7 +23,7 @@ RunData load_run_data(const TrainConfig& cfg, const fs::path& split_file, bool r
       log::info("aligned ", s.processed, " images of ", cfg.align->input, " into ",
                 cfg.align->output, " (", s.with_face, " with a face)");
   }
-  data::Dataset source = data::load_dataset(cfg.data.dataset);
+  data::Dataset source = data::dataset_registry().create(cfg.data.dataset);
   data::Split split;
   if (reuse_split && fs::exists(split_file)) {
     split = data::read_split(split_file, source);
@@ -39,9 +39,9 @@ RunData load_run_data(const TrainConfig& cfg, const fs::path& split_file, bool r
     out.train = out.train.with_min_images(cfg.data.min_images);
   require(out.train.size() > 0,
           "the training split is empty: check data.split and data.min_images");
-  out.valid = cfg.data.valid ? data::load_dataset(*cfg.data.valid)
+  out.valid = cfg.data.valid ? data::dataset_registry().create(*cfg.data.valid)
                              : source.subset(split.valid, data::Relabel::kCompact);
-  out.test = cfg.data.test ? data::load_dataset(*cfg.data.test)
+  out.test = cfg.data.test ? data::dataset_registry().create(*cfg.data.test)
                            : source.subset(split.test, data::Relabel::kCompact);
   out.has_valid = out.valid.size() >= 2;
   out.has_test = out.test.size() >= 2;

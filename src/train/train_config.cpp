@@ -1,7 +1,11 @@
 #include "train/train_config.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "data/dataset_registry.h"
+#include "eval/liveness.h"
+#include "eval/verification.h"
 #include "losses/loss.h"
 #include "models/model_registry.h"
 #include "samplers/sampler.h"
@@ -31,68 +35,48 @@ void StageOptions::validate() const {
   require(early_stopping.patience >= 0, "early_stopping.patience must be >= 0");
 }
 
-void ExportOptions::validate() const {
+void RunExportOptions::validate() const {
   require(!what.empty(), "export.what must list at least one of: embedding, siamese, liveness");
-  for (const auto& w : what)  // the kinds of wtp::exporter::ExportKind a trained model offers
-    require(w == "embedding" || w == "siamese" || w == "liveness",
-            "export.what: unknown kind '" + w + "' (choose from: embedding, siamese, liveness)");
+  for (const auto kind : what)
+    require(models::is_trained_model_kind(kind),
+            "export.what: '" + config::enum_name(kind) +
+                "' is not an archive of a trained model (choose from: embedding, siamese, "
+                "liveness; wtp-export --what detector exports MTCNN)");
   require(
       !file.empty() && file.find('/') == std::string::npos,
       "export.file must be a file name without a directory (e.g. liveness.ts), got '" + file + "'");
+}
+
+std::vector<std::string> ValidationOptions::metric_names() const {
+  switch (kind) {
+    case EvalKind::kRetrieval:
+      return eval::RetrievalResult::metric_names(retrieval);
+    case EvalKind::kVerification:
+      return eval::VerificationResult::metric_names();
+    case EvalKind::kClassification:
+      return eval::BinaryMetrics::metric_names();
+  }
+  return {};
+}
+
+void ValidationOptions::validate() const {
+  const auto names = metric_names();
+  if (std::find(names.begin(), names.end(), metric) != names.end()) return;
+  std::string known;
+  for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
+  throw UsageError("validation.metric '" + metric + "' is not reported by validation.kind '" +
+                   config::enum_name(kind) + "' (choose from: " + known + ")");
 }
 
 void TrainConfig::validate() const {
   require(!out.empty(), "out must name the run directory");
   require(!stages.empty(), "stages must list at least one training stage");
   require(!model.name.empty(), "model needs a name");
-  const auto& m = validation.metric;
-  bool known = false;
-  switch (validation.kind) {
-    case EvalKind::kRetrieval:
-      known = m == "map_at_r" || m == "r_precision";
-      for (auto k : validation.retrieval.ks) known = known || m == "recall_at_" + std::to_string(k);
-      break;
-    case EvalKind::kVerification:
-      known = m == "accuracy_mean" || m == "auc" || m == "eer" || m == "tar_at_far_1e-2" ||
-              m == "tar_at_far_1e-3";
-      break;
-    case EvalKind::kClassification:
-      known = m == "accuracy" || m == "precision" || m == "recall" || m == "f1" || m == "auc";
-      break;
-  }
-  require(known, "validation.metric '" + m + "' is not produced by validation.kind '" +
-                     config::enum_name(validation.kind) +
-                     "' (retrieval: recall_at_<K in retrieval.ks>, map_at_r, r_precision; "
-                     "verification: accuracy_mean, auc, eer, tar_at_far_1e-2, tar_at_far_1e-3; "
-                     "classification: accuracy, precision, recall, f1, auc)");
 }
 
-TrainConfig decode_train_config(const config::Node& node) {
-  auto cfg = config::decode<TrainConfig>(node);
-  if (cfg.synth && cfg.synth->out.empty())
-    throw ConfigError("synth.out must name the folder of the synthetic data");
-  if (cfg.align) cfg.align->validate();
-  // Every component decodes strictly now, so a misspelt option fails before any data is
-  // read or any step is trained. The resolved config gets their defaults filled in.
-  data::DatasetRegistry datasets("dataset");
-  data::register_builtin_datasets(datasets);
-  cfg.data.dataset = datasets.resolve(cfg.data.dataset);
-  if (cfg.data.valid) cfg.data.valid = datasets.resolve(*cfg.data.valid);
-  if (cfg.data.test) cfg.data.test = datasets.resolve(*cfg.data.test);
-  data::build_pipeline(cfg.data.transforms.train);
-  data::build_pipeline(cfg.data.transforms.eval);
-  config::Component model = cfg.model;
-  resolve_auto_classes(model.options, 2);
-  models::resolve_model(model);
-  for (auto& stage : cfg.stages) {
-    stage.loss = losses::builtin_losses().resolve(stage.loss);
-    stage.sampler = samplers::builtin_samplers().resolve(stage.sampler);
-    stage.optimizer = optimizers().resolve(stage.optimizer);
-    stage.scheduler = schedules().resolve(stage.scheduler);
-  }
-  return cfg;
-}
+namespace {
 
+/// Replaces every `num_classes: auto` under `node` with `classes`.
 void resolve_auto_classes(config::Node& node, std::int64_t classes) {
   if (!node.is_map()) return;
   for (const auto& [key, child] : node.entries()) {
@@ -103,6 +87,55 @@ void resolve_auto_classes(config::Node& node, std::int64_t classes) {
       resolve_auto_classes(*c, classes);
     }
   }
+}
+
+/// `component` resolved by `registry`, named by `path` in messages when the config left it
+/// at its default (a component read from the file already knows its path).
+template <class Registry>
+config::Component resolve_at(const Registry& registry, config::Component component,
+                             const std::string& path) {
+  if (component.path.empty()) component.path = path;
+  return registry.resolve(component);
+}
+
+}  // namespace
+
+TrainConfig decode_train_config(const config::Node& node) {
+  auto cfg = config::decode<TrainConfig>(node);
+  if (cfg.synth && cfg.synth->out.empty())
+    throw ConfigError("synth.out must name the folder of the synthetic data");
+  if (cfg.align) cfg.align->validate();
+  // Every component decodes strictly now, once, so a misspelt option fails before any data
+  // is read or any step is trained; the resolved config gets their defaults filled in.
+  const auto& datasets = data::dataset_registry();
+  cfg.data.dataset = resolve_at(datasets, cfg.data.dataset, "data.dataset");
+  if (cfg.data.valid) cfg.data.valid = resolve_at(datasets, *cfg.data.valid, "data.valid");
+  if (cfg.data.test) cfg.data.test = resolve_at(datasets, *cfg.data.test, "data.test");
+  for (auto* list : {&cfg.data.transforms.train, &cfg.data.transforms.eval}) {
+    const std::string at = list == &cfg.data.transforms.train ? "train" : "eval";
+    for (std::size_t i = 0; i < list->size(); ++i)
+      (*list)[i] = resolve_at(data::transform_registry(), (*list)[i],
+                              "data.transforms." + at + "[" + std::to_string(i) + "]");
+    data::build_pipeline(*list);  // the list as a whole (order, sizes)
+  }
+  TrainConfig model_check;
+  model_check.model = cfg.model;
+  resolve_model(model_check, 2);
+  for (std::size_t s = 0; s < cfg.stages.size(); ++s) {
+    auto& stage = cfg.stages[s];
+    const std::string at = "stages[" + std::to_string(s) + "].";
+    stage.loss = resolve_at(losses::loss_registry(), stage.loss, at + "loss");
+    stage.sampler = resolve_at(samplers::sampler_registry(), stage.sampler, at + "sampler");
+    stage.optimizer = resolve_at(optimizer_registry(), stage.optimizer, at + "optimizer");
+    stage.scheduler = resolve_at(schedule_registry(), stage.scheduler, at + "scheduler");
+  }
+  return cfg;
+}
+
+void resolve_model(TrainConfig& cfg, std::int64_t classes) {
+  resolve_auto_classes(cfg.model.options, classes);
+  if (cfg.model.path.empty()) cfg.model.path = "model";
+  cfg.model = models::model_registry().resolve(cfg.model);
 }
 
 }  // namespace wtp::train

@@ -12,6 +12,7 @@
 #include "data/split.h"
 #include "data/transforms.h"
 #include "eval/retrieval.h"
+#include "models/export_kind.h"
 #include "synth/synth_faces.h"
 
 namespace wtp::train {
@@ -126,6 +127,10 @@ struct ValidationOptions {
     v("clustering", clustering, "at test: k-means + NMI on the embeddings");
     v("flip", flip, "average each embedding with its mirror image's (test-time augmentation)");
   }
+  /// The metrics a validation of `kind` reports that `metric` may name (the one list that
+  /// validation, the trainer's log and error messages use; from the eval reports).
+  std::vector<std::string> metric_names() const;
+  void validate() const;
 };
 
 /// Initial weights from another run's checkpoint or a PyTorch file.
@@ -146,12 +151,12 @@ struct InitOptions {
 };
 
 /// TorchScript export of the run's best model when the run finishes (wtp-train; the archives
-/// are written by wtp::exporter, see src/export/export_checkpoint.h).
-struct ExportOptions {
-  bool enabled = false;                        ///< export RUN_DIR/checkpoints/best.pt at the end
-  std::vector<std::string> what{"embedding"};  ///< kinds: embedding | siamese | liveness; one
-                                               ///< kind -> RUN_DIR/<file>, several ->
-                                               ///< RUN_DIR/model_<kind>.ts
+/// are written by wtp::exporter::export_run, see src/export/export_checkpoint.h).
+struct RunExportOptions {
+  bool enabled = false;  ///< export RUN_DIR/checkpoints/best.pt at the end
+  /// Archives: embedding | siamese | liveness; one kind -> RUN_DIR/<file>, several ->
+  /// RUN_DIR/model_<kind>.ts
+  std::vector<models::ExportKind> what{models::ExportKind::kEmbedding};
   std::string file = "model.ts";  ///< archive file name in RUN_DIR when `what` has one kind
   template <class V>
   void visit(V& v) {
@@ -175,7 +180,7 @@ struct TrainConfig {
   std::vector<StageOptions> stages;  ///< training stages, in order
   ValidationOptions validation;      ///< validation (and test) evaluation
   bool test = true;                  ///< evaluate the test split at the end
-  ExportOptions export_;             ///< TorchScript export at the end (`export`)
+  RunExportOptions export_;          ///< TorchScript export at the end (`export`)
 
   template <class V>
   void visit(V& v) {
@@ -196,12 +201,17 @@ struct TrainConfig {
   void validate() const;
 };
 
-/// Decodes and validates a configuration node (strict; errors name key, file and line).
-/// Every component (dataset, model, loss, sampler, optimizer, schedule) is resolved, so its
-/// defaults are filled in and misspelt options fail here.
+/// Decodes and validates a configuration node (strict; errors name key, file and line, and
+/// a component's options its full path, e.g. `stages[1].loss.temperature`). Every component
+/// but the model (datasets, transforms, losses, samplers, optimizers, schedules) is resolved
+/// through its registry: decoded once, defaults filled in. The model is checked here (with
+/// `num_classes: auto` read as 2) and resolved by resolve_model() once the class count is
+/// known.
 TrainConfig decode_train_config(const config::Node& node);
 
-/// Replaces every `num_classes: auto` under `node` with `classes`.
-void resolve_auto_classes(config::Node& node, std::int64_t classes);
+/// Replaces every `num_classes: auto` of cfg.model with `classes` and resolves the model
+/// (decoded once, every default filled in, its backbone's too). After this, config::encode(cfg)
+/// is the run's resolved config (config.yaml).
+void resolve_model(TrainConfig& cfg, std::int64_t classes);
 
 }  // namespace wtp::train

@@ -1,8 +1,8 @@
 #include "train/trained_model.h"
 
+#include "core/device.h"
 #include "core/error.h"
 #include "models/model_registry.h"
-#include "train/evaluator.h"
 
 namespace wtp::train {
 namespace fs = std::filesystem;
@@ -22,7 +22,7 @@ TrainedModel load_trained_model(const std::string& checkpoint, const std::string
   out.config = decode_train_config(out.config_node);
   if (!device.empty()) out.config.device = device;
   out.run_dir = fs::path(checkpoint).parent_path().parent_path();
-  out.model = models::create_model(out.config.model);
+  out.model = models::model_registry().create(out.config.model);
   out.model->to(parse_device(out.config.device));
   load_checkpoint(checkpoint, *out.model, nullptr);
   out.model->eval();

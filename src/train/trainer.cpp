@@ -11,6 +11,7 @@
 #include <sstream>
 #include <torch/torch.h>
 
+#include "core/device.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/random.h"
@@ -31,12 +32,12 @@
 #include "train/batch_stream.h"
 #include "train/checkpoint.h"
 #include "train/dist_context.h"
-#include "train/evaluator.h"
 #include "train/init_weights.h"
 #include "train/interrupt.h"
 #include "train/metrics_csv.h"
 #include "train/optim.h"
 #include "train/run_data.h"
+#include "train/run_evaluator.h"
 #include "train/step.h"
 
 namespace wtp::train {
@@ -117,18 +118,17 @@ std::string short_number(double value) {
 
 class Trainer {
  public:
-  Trainer(TrainConfig cfg, config::Node resolved, fs::path dir, bool resuming,
+  Trainer(TrainConfig cfg, torch::Device device, fs::path dir, bool resuming,
           const RunOptions& options, std::shared_ptr<dist::Group> group)
       : dist_(std::move(group)),
         main_(dist_.is_main()),
         cfg_(std::move(cfg)),
-        resolved_(std::move(resolved)),
         dir_(std::move(dir)),
         resuming_(resuming),
         progress_(options.progress),
         stop_after_(options.stop_after_steps),
         on_epoch_(options.on_epoch),
-        device_(parse_device(cfg_.device)),
+        device_(device),
         log_(dir_ / "train.log", dist_.rank()) {}
 
   RunResult run();
@@ -179,7 +179,7 @@ class Trainer {
   void write_curves();
 
   TrainConfig cfg_;
-  config::Node resolved_;
+  std::string resolved_yaml_;  ///< the resolved config (build_model: the model's classes known)
   fs::path dir_;
   bool resuming_;
   bool progress_;
@@ -193,7 +193,7 @@ class Trainer {
   models::EmbeddingModel model_{nullptr};
   std::unique_ptr<MetricsLog> metrics_;
   data::Pipeline train_pipeline_;
-  std::unique_ptr<Evaluator> evaluator_;
+  std::unique_ptr<RunEvaluator> evaluator_;
   std::int64_t steps_ = 0;
 };
 
@@ -201,14 +201,11 @@ void Trainer::prepare_data() {
   if (!main_) {
     // Rank 0 generates missing synthetic data and writes splits.txt; the others read it
     // (or, on a node without the shared run directory, draw the same split from the seed).
-    dist_.group()->wait_key(
-        "data_ready",
-        std::max<std::chrono::milliseconds>(dist_.group()->timeout(), std::chrono::hours(2)),
-        "waiting for rank 0 to prepare the data");
+    dist_.wait_for_main("data_ready", "waiting for rank 0 to prepare the data");
     data_ = load_run_data(cfg_, dir_ / "splits.txt", true);
   } else {
     data_ = load_run_data(cfg_, dir_ / "splits.txt", resuming_);
-    if (dist_.distributed()) dist_.group()->signal("data_ready");
+    dist_.main_done("data_ready");
   }
   train_labels_ = item_labels(data_.train, cfg_.data.label);
   log_.info("data: train ", data_.train.size(), " images of ", data_.train.num_classes(),
@@ -220,12 +217,12 @@ void Trainer::build_model() {
       cfg_.data.label == LabelKind::kIdentity ? data_.train.num_classes() : 1;
   // The resolved config (config.yaml, checkpoints) records the class count, so a checkpoint
   // rebuilds its model without the data.
-  resolve_auto_classes(cfg_.model.options, classes);
-  resolve_auto_classes(*resolved_.find("model"), classes);
-  model_ = models::create_model(cfg_.model);
+  resolve_model(cfg_, classes);
+  resolved_yaml_ = config::to_yaml(config::encode(cfg_));
+  model_ = models::model_registry().create(cfg_.model);
   model_->to(device_);
   train_pipeline_ = make_pipeline(cfg_.data.transforms.train, model_->input_spec(), "train");
-  evaluator_ = std::make_unique<Evaluator>(model_, cfg_, device_);
+  evaluator_ = std::make_unique<RunEvaluator>(model_, cfg_, device_);
 }
 
 void Trainer::init_weights() {
@@ -243,7 +240,7 @@ std::optional<TrainState> Trainer::resume_state() {
 
 void Trainer::save(const std::string& name, const torch::optim::Optimizer* opt, TrainState state) {
   if (!main_) return;  // rank 0 writes the checkpoints (its buffers were broadcast first)
-  state.config_yaml = config::to_yaml(resolved_);
+  state.config_yaml = resolved_yaml_;
   state.torch_rng = at::detail::getDefaultCPUGenerator().get_state();
   save_checkpoint((dir_ / "checkpoints" / name).string(), *model_, opt, state);
 }
@@ -274,35 +271,33 @@ void Trainer::sync_buffers() {
 }
 
 std::pair<eval::Report, double> Trainer::validate() {
+  const EvalPass pass = EvalPass::validation(cfg_.validation);
+  const std::string& metric = cfg_.validation.metric;
   if (!dist_.distributed()) {
-    auto report = evaluator_->evaluate(data_.valid, "valid", false, cfg_.validation.flip);
-    return {report, report.at(cfg_.validation.metric)};
+    auto report = evaluator_->evaluate(data_.valid, pass);
+    return {report, report.at(metric)};
   }
+  // Each rank embeds a contiguous shard; rank 0 evaluates all of them.
   const auto [begin, end] = dist::shard_range(data_.valid.size(), dist_.rank(), dist_.world_size());
   std::vector<std::int64_t> mine;
   for (auto i = begin; i < end; ++i) mine.push_back(i);
-  const bool wants_logits = cfg_.validation.kind == EvalKind::kClassification;
-  torch::Tensor logits;
   // A rank without items (more ranks than images) embeds one and contributes no rows.
-  torch::Tensor emb =
-      evaluator_->embed(data_.valid.subset(mine.empty() ? std::vector<std::int64_t>{0} : mine),
-                        wants_logits ? &logits : nullptr);
-  if (mine.empty()) {
-    emb = emb.narrow(0, 0, 0);
-    if (logits.defined()) logits = logits.narrow(0, 0, 0);
-  }
-  emb = dist_.group()->all_gather_rows(emb, "gathering the validation embeddings");
-  if (wants_logits)
-    logits = dist_.group()->all_gather_rows(logits, "gathering the validation logits");
+  Embedded embedded = evaluator_->embed(
+      data_.valid.subset(mine.empty() ? std::vector<std::int64_t>{0} : mine), pass);
+  const std::int64_t rows = mine.empty() ? 0 : embedded.embeddings.size(0);
+  embedded.embeddings = dist_.gather_rows(embedded.embeddings.narrow(0, 0, rows),
+                                          "gathering the validation embeddings");
+  if (embedded.logits.defined())
+    embedded.logits =
+        dist_.gather_rows(embedded.logits.narrow(0, 0, rows), "gathering the validation logits");
   eval::Report report;
-  torch::Tensor metric = torch::zeros({1}, torch::kDouble);
+  double value = 0.0;
   if (main_) {
-    report = evaluator_->evaluate(data_.valid, "valid", false, emb, logits);
-    metric[0] = report.at(cfg_.validation.metric);
+    report = evaluator_->evaluate(data_.valid, pass, embedded);
+    value = report.at(metric);
   }
-  dist_.group()->broadcast({metric}, 0, "broadcasting the validation metric");
-  const double value = metric[0].item<double>();
-  if (!main_) report[cfg_.validation.metric] = value;
+  value = dist_.broadcast_value(value, "broadcasting the validation metric");
+  if (!main_) report[metric] = value;
   return {report, value};
 }
 
@@ -363,7 +358,7 @@ Trainer::StageSetup Trainer::set_up_stage(std::size_t s, TrainState& state) {
   if (!stage.freeze.empty()) models::freeze(*model_, stage.freeze);
   if (!stage.unfreeze.empty()) models::unfreeze(*model_, stage.unfreeze);
   StageSetup setup;
-  setup.loss = losses::builtin_losses().create(stage.loss);
+  setup.loss = losses::loss_registry().create(stage.loss);
   const auto needs = setup.loss->requirements();
   if (needs.logits && !needs.pairs)
     require(model_->num_classes() ==
@@ -376,9 +371,9 @@ Trainer::StageSetup Trainer::set_up_stage(std::size_t s, TrainState& state) {
               (needs.pairs ? " trains on pairs: use sampler: {name: pairs}"
                            : " trains on single images: use a class_balanced, random or "
                              "sequential sampler, not pairs"));
-  setup.sampler = samplers::builtin_samplers().create(stage.sampler, sampler_input(s));
-  setup.built = optimizers().create(stage.optimizer, *model_);
-  setup.schedule = schedules().create(stage.scheduler);
+  setup.sampler = samplers::sampler_registry().create(stage.sampler, sampler_input(s));
+  setup.built = optimizer_registry().create(stage.optimizer, *model_);
+  setup.schedule = schedule_registry().create(stage.scheduler);
   setup.step.device = device_;
   setup.step.clip_grad_norm = stage.clip_grad_norm;
   setup.step.trainable = models::trainable_parameters(*model_);
@@ -426,7 +421,7 @@ void Trainer::restore_stage(std::size_t s, const TrainState& state, StageSetup& 
     samplers::SamplerInput rank0 = sampler_input(s);
     rank0.shard.rank = 0;
     const auto rank0_fingerprint =
-        samplers::builtin_samplers().create(cfg_.stages[s].sampler, rank0)->state().fingerprint;
+        samplers::sampler_registry().create(cfg_.stages[s].sampler, rank0)->state().fingerprint;
     if (saved.fingerprint == rank0_fingerprint) saved.fingerprint = sampler.state().fingerprint;
   }
   if (saved.fingerprint == sampler.state().fingerprint) {
@@ -442,8 +437,7 @@ void Trainer::restore_stage(std::size_t s, const TrainState& state, StageSetup& 
 
 void Trainer::start_epoch(std::size_t s, std::int64_t epoch, StageSetup& setup, TrainState& state) {
   setup.sampler->set_epoch(epoch);
-  state.loss_sum = 0;
-  state.loss_count = 0;
+  state.epoch_loss.reset();
   state.step = epoch * setup.per_epoch;
   std::uint64_t torch_seed =
       mix_seed(cfg_.seed, 0x746f726368, s, static_cast<std::uint64_t>(epoch));
@@ -484,15 +478,14 @@ void Trainer::record_step(const StageOptions& stage, std::int64_t epoch, const S
   ++state.step;
   ++state.global_step;
   ++steps_;
-  state.loss_sum += r.loss;
-  ++state.loss_count;
+  state.epoch_loss.add(r.loss);
   state.sampler = batch.after.to_vector();
   metrics_->add(stage.name, epoch + 1, state.global_step, "train", "loss", r.loss);
   for (const auto& [name, part] : r.parts)
     metrics_->add(stage.name, epoch + 1, state.global_step, "train", "loss_" + name, part);
   metrics_->add(stage.name, epoch + 1, state.global_step, "train", "lr", setup.built.lr());
   if (bar) {
-    bar->metric("loss", state.loss_sum / static_cast<double>(state.loss_count));
+    bar->metric("loss", state.epoch_loss.mean());
     bar->advance();
   }
 }
@@ -500,7 +493,7 @@ void Trainer::record_step(const StageOptions& stage, std::int64_t epoch, const S
 Trainer::EpochEnd Trainer::end_epoch(std::size_t s, std::int64_t epoch, const StageSetup& setup,
                                      TrainState& state) {
   const StageOptions& stage = cfg_.stages[s];
-  const double mean_loss = state.loss_sum / std::max<std::int64_t>(1, state.loss_count);
+  const double mean_loss = state.epoch_loss.mean();
   metrics_->add(stage.name, epoch + 1, state.global_step, "train", "epoch_loss", mean_loss);
   std::string summary =
       stage.name + " epoch " + std::to_string(epoch + 1) + ": loss " + short_number(mean_loss);
@@ -568,11 +561,9 @@ RunResult Trainer::run() {
   metrics_ = std::make_unique<MetricsLog>(
       dir_ / "metrics.csv",
       resumed ? std::optional<std::int64_t>(resumed->global_step) : std::nullopt, main_);
-  if (main_) std::ofstream(dir_ / "config.yaml") << config::to_yaml(resolved_);
+  if (main_) std::ofstream(dir_ / "config.yaml") << resolved_yaml_;
   if (dist_.distributed())
-    log_.info("distributed: rank ", dist_.rank(), " of ", dist_.world_size(), " (",
-              dist_.group()->backend_name(), ", ", at::get_num_threads(), " threads, timeout ",
-              dist_.group()->timeout().count() / 1000.0, " s); global batch = ", dist_.world_size(),
+    log_.info("distributed: ", dist_.describe(), "; global batch = ", dist_.world_size(),
               " x the sampler's batch");
 
   TrainState state = resumed.value_or(TrainState{});
@@ -608,31 +599,20 @@ RunResult Trainer::run() {
   }
   result.best_valid = state.best_metric;
   result.steps = steps_;
-  if (dist_.distributed()) {
-    // Data parallelism keeps the replicas bit-identical; check it (cheap, once).
-    const auto mine = dist::module_checksum(*model_);
-    log::info("distributed: rank ", dist_.rank(), " final weights checksum ", mine);
-    auto all = dist_.group()->all_gather_rows(
-        torch::tensor({static_cast<std::int64_t>(mine)}, torch::kLong), "comparing the weights");
-    for (std::int64_t r = 0; r < all.size(0); ++r)
-      if (static_cast<std::uint64_t>(all[r].item<std::int64_t>()) != mine)
-        throw std::runtime_error("distributed: the weights of rank " + std::to_string(r) +
-                                 " differ from rank " + std::to_string(dist_.rank()) +
-                                 "'s after training (a non-deterministic or rank-dependent "
-                                 "parameter update)");
-    if (!main_) return result;  // rank 0 evaluates the test split
-  }
+  dist_.check_same_weights(*model_);
+  if (!main_) return result;  // rank 0 evaluates the test split
 
   if (cfg_.test && data_.has_test) {
     load_checkpoint((dir_ / "checkpoints" / "best.pt").string(), *model_, nullptr);
-    result.test = evaluator_->evaluate(data_.test, "test", true, cfg_.validation.flip);
+    result.test = evaluator_->evaluate(data_.test, EvalPass::test(cfg_.validation));
     nlohmann::json j(result.test);
     std::ofstream(dir_ / "eval.json") << j.dump(2) << "\n";
     std::string line = "test:";
-    for (const auto& [k, v] : result.test)
-      if (k.rfind("recall_at_", 0) == 0 || k == "nmi" || k == "accuracy_mean" || k == "accuracy" ||
-          k == "auc" || k == "map_at_r" || k == "pairs_accuracy_mean")
-        line += " " + k + "=" + short_number(v);
+    auto names = cfg_.validation.metric_names();
+    names.insert(names.end(), {"nmi", "pairs_accuracy_mean"});
+    for (const auto& name : names)
+      if (const auto it = result.test.find(name); it != result.test.end())
+        line += " " + name + "=" + short_number(it->second);
     log_.info(line);
   }
   return result;
@@ -663,16 +643,16 @@ RunResult run_train(const config::Node& node, const RunOptions& options) {
                        dir.string() + ", or choose another --out");
     check_init_file(cfg.init);  // before any data is read or generated
   }
-  // The resolved config: every default filled in, components with their defaults.
-  config::Node resolved = config::encode(cfg);
   fs::create_directories(dir);
-  // A distributed run when launched with the torchrun environment (WORLD_SIZE > 1).
+  // A distributed run when launched with the torchrun environment (WORLD_SIZE > 1): `cuda`
+  // means this rank's local GPU (the resolved config keeps the device as configured).
+  torch::Device device = parse_device(cfg.device);
   std::shared_ptr<dist::Group> group;
   if (auto env = dist::LaunchEnv::from_environment(); env && env->world_size > 1) {
-    if (cfg.device == "cuda") cfg.device = "cuda:" + std::to_string(env->local_rank);
-    group = std::make_shared<dist::Group>(*env, parse_device(cfg.device));
+    if (cfg.device == "cuda") device = parse_device("cuda:" + std::to_string(env->local_rank));
+    group = std::make_shared<dist::Group>(*env, device);
   }
-  Trainer trainer(std::move(cfg), std::move(resolved), dir, resuming, options, std::move(group));
+  Trainer trainer(std::move(cfg), device, dir, resuming, options, std::move(group));
   return trainer.run();
 }
 

@@ -110,8 +110,7 @@ class AshaPruner : public Pruner {
   AshaPrunerOptions o_;
 };
 
-PrunerRegistry build_registry() {
-  PrunerRegistry r("pruner");
+void register_builtin_pruners(PrunerRegistry& r) {
   r.add<NonePrunerOptions>("none", "never prune",
                            [](const NonePrunerOptions&) -> std::unique_ptr<Pruner> {
                              return std::make_unique<NonePruner>();
@@ -125,18 +124,13 @@ PrunerRegistry build_registry() {
   };
   r.add<AshaPrunerOptions>("asha", "asynchronous successive halving", asha);
   r.add<AshaPrunerOptions>("successive_halving", "same as asha", asha);
-  return r;
 }
 
 }  // namespace
 
 const PrunerRegistry& pruner_registry() {
-  static const PrunerRegistry registry = build_registry();
+  static const PrunerRegistry registry("pruner", register_builtin_pruners);
   return registry;
-}
-
-std::unique_ptr<Pruner> make_pruner(const config::Component& component) {
-  return pruner_registry().create(component);
 }
 
 }  // namespace wtp::tune

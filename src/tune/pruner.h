@@ -77,7 +77,6 @@ struct AshaPrunerOptions {
 using PrunerRegistry = Registry<std::unique_ptr<Pruner>>;
 /// none, median, asha (also under the name successive_halving).
 const PrunerRegistry& pruner_registry();
-std::unique_ptr<Pruner> make_pruner(const config::Component& component);
 
 /// numpy.percentile with linear interpolation. requires: values non-empty, q in [0, 100].
 double percentile(std::vector<double> values, double q);

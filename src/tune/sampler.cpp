@@ -399,8 +399,7 @@ class TpeSampler : public Sampler {
   std::uint64_t seed_;
 };
 
-SamplerRegistry build_registry() {
-  SamplerRegistry r("sampler");
+void register_builtin_search_samplers(SearchSamplerRegistry& r) {
   r.add<RandomSamplerOptions>(
       "random", "independent uniform (log-uniform for log parameters) draws",
       [](const RandomSamplerOptions&, std::uint64_t seed) -> std::unique_ptr<Sampler> {
@@ -416,18 +415,13 @@ SamplerRegistry build_registry() {
       [](const TpeSamplerOptions& o, std::uint64_t seed) -> std::unique_ptr<Sampler> {
         return std::make_unique<TpeSampler>(o, seed);
       });
-  return r;
 }
 
 }  // namespace
 
-const SamplerRegistry& sampler_registry() {
-  static const SamplerRegistry registry = build_registry();
+const SearchSamplerRegistry& search_sampler_registry() {
+  static const SearchSamplerRegistry registry("sampler", register_builtin_search_samplers);
   return registry;
-}
-
-std::unique_ptr<Sampler> make_sampler(const config::Component& component, std::uint64_t seed) {
-  return sampler_registry().create(component, seed);
 }
 
 }  // namespace wtp::tune

@@ -95,12 +95,10 @@ struct TpeSamplerOptions {
   }
 };
 
-/// The registry of samplers: random, grid, tpe. The factory takes the study seed.
-using SamplerRegistry = Registry<std::unique_ptr<Sampler>, std::uint64_t>;
-const SamplerRegistry& sampler_registry();
-
-/// Builds the sampler named by `component` (options decoded strictly), seeded with `seed`.
-std::unique_ptr<Sampler> make_sampler(const config::Component& component, std::uint64_t seed);
+/// The search samplers: random, grid, tpe (`search_sampler_registry().create(component,
+/// seed)`: the factory takes the study seed). Not the training samplers of samplers/.
+using SearchSamplerRegistry = Registry<std::unique_ptr<Sampler>, std::uint64_t>;
+const SearchSamplerRegistry& search_sampler_registry();
 
 namespace detail {
 

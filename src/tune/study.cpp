@@ -15,7 +15,6 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "eval/plot.h"
-#include "models/model_registry.h"
 #include "train/interrupt.h"
 #include "train/train_config.h"
 #include "train/trainer.h"
@@ -123,8 +122,8 @@ std::string format_value(std::optional<double> v) {
 Study::Study(const config::Node& tune_node) {
   cfg_ = config::decode<TuneConfig>(tune_node);
   space_ = SearchSpace::decode(cfg_.space);
-  sampler_ = make_sampler(cfg_.sampler, cfg_.seed);
-  pruner_ = make_pruner(cfg_.pruner);
+  sampler_ = search_sampler_registry().create(cfg_.sampler, cfg_.seed);
+  pruner_ = pruner_registry().create(cfg_.pruner);
 
   if (cfg_.objective.name == "train") {
     // The base path is relative to the tune config file that named it.
@@ -154,12 +153,9 @@ Study::Study(const config::Node& tune_node) {
           "shares identities with training");
     // Every parameter path must exist in the decoded training config, with the parameter
     // (and the values that activate it) at both ends of its range.
-    auto resolved_of = [](const train::TrainConfig& c) {
-      config::Node resolved = config::encode(c);
-      config::Component model = c.model;
-      train::resolve_auto_classes(model.options, 2);
-      resolved.set("model", config::encode_component(models::resolve_model(model)));
-      return resolved;
+    auto resolved_of = [](train::TrainConfig c) {
+      train::resolve_model(c, 2);
+      return config::encode(c);
     };
     // First against the base itself (an unconditional parameter's path must be there),
     // then with the parameter's values applied (a conditional path may appear only then).

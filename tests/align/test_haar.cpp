@@ -38,8 +38,7 @@ TEST_CASE("Haar cascades are found on OpenCV's data path or in haar_dir", "[alig
 }
 
 TEST_CASE("Haar options are validated and created through the registry", "[align][haar]") {
-  DetectorRegistry registry("detector");
-  register_builtin_detectors(registry);
+  const auto& registry = detector_registry();
   CHECK(registry.names() == std::vector<std::string>{"haar", "mtcnn"});
   auto detector = registry.create({"haar", wtp::config::Node()});
   CHECK(detector->name() == "haar");

@@ -161,8 +161,7 @@ TEST_CASE("MTCNN options are validated; missing weights say where to get them", 
   CHECK_THROWS_AS(o.validate(), wtp::UsageError);
   CHECK_THROWS_WITH(load_mtcnn(""), Catch::Contains("pnet.pt"));
   CHECK_THROWS_AS(load_mtcnn("/nonexistent-wtp-dir"), wtp::UsageError);
-  DetectorRegistry registry("detector");
-  register_builtin_detectors(registry);
+  const auto& registry = detector_registry();
   CHECK_THROWS_AS(registry.create({"mtcnn", wtp::config::Node()}), wtp::UsageError);
 }
 

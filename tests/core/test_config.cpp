@@ -204,5 +204,39 @@ TEST_CASE("registry creates components by name with strict options", "[config][r
   CHECK_THROWS_WITH(registry.create({"outer", config::Node::map()}),
                     Catch::Contains("unknown optimizer 'outer' (known: inner)"));
   auto bad = config::decode_component(config::parse("name: inner\nlx: 1\n", "r.yaml"), "opt");
-  CHECK_THROWS_WITH(registry.create(bad), Catch::Contains("r.yaml:2: unknown key 'inner.lx'"));
+  CHECK_THROWS_WITH(registry.create(bad), Catch::Contains("r.yaml:2: unknown key 'opt.lx'"));
+  CHECK_THROWS_WITH(registry.resolve(bad), Catch::Contains("r.yaml:2: unknown key 'opt.lx'"));
+}
+
+namespace {
+/// Options that count their decodes (validate() runs once per decode).
+struct Counted {
+  static inline int decodes = 0;
+  double lr = 0.1;
+  template <class V>
+  void visit(V& v) {
+    v("lr", lr, "learning rate");
+  }
+  void validate() const { ++decodes; }
+};
+}  // namespace
+
+TEST_CASE("registry: a resolved component is decoded once and built from its typed options",
+          "[config][registry]") {
+  wtp::Registry<double> registry("optimizer");
+  registry.add<Counted>("counted", "test entry", [](const Counted& o) { return o.lr; });
+  Counted::decodes = 0;
+  const auto raw = config::decode_component(config::parse("{name: counted, lr: 0.5}", "r"), "opt");
+  CHECK(raw.path == "opt");
+  CHECK_FALSE(raw.decoded.has_value());
+  const auto resolved = registry.resolve(raw);
+  CHECK(Counted::decodes == 1);
+  CHECK(resolved.path == "opt");
+  REQUIRE(std::any_cast<Counted>(&resolved.decoded) != nullptr);
+  for (int i = 0; i < 3; ++i) CHECK(registry.create(resolved) == 0.5);
+  CHECK(Counted::decodes == 1);  // built from `decoded`, never decoded again
+  CHECK(registry.create(raw) == 0.5);
+  CHECK(Counted::decodes == 2);  // an unresolved component is decoded when built
+  // The resolved options are the typed struct encoded: every default written out.
+  CHECK(config::to_yaml(config::encode_component(resolved)) == "name: counted\nlr: 0.5\n");
 }

@@ -426,19 +426,18 @@ TEST_CASE("overlap: CEW open faces are LFW photos and CelebA ids are not compara
 }
 
 TEST_CASE("dataset registry: names and strict options", "[data][registry]") {
-  DatasetRegistry r("dataset");
-  register_builtin_datasets(r);
+  const auto& r = dataset_registry();
   CHECK(r.names() ==
         std::vector<std::string>({"celeba", "cew", "fashion_mnist", "image_folder", "lfw"}));
   test::TempDir tmp;
   write_lfw(tmp.path());
   const auto yaml = "name: lfw\nroot: " + tmp.path().string() + "\nmin_images: 2\n";
-  const Dataset d =
-      load_dataset(config::decode_component(config::parse(yaml, "test.yaml"), "dataset"));
+  const Dataset d = dataset_registry().create(
+      config::decode_component(config::parse(yaml, "test.yaml"), "dataset"));
   CHECK(d.num_classes() == 2);
   const auto bad = "name: lfw\nroot: x\nmin_image: 2\n";
-  CHECK_THROWS_WITH(
-      load_dataset(config::decode_component(config::parse(bad, "test.yaml"), "dataset")),
-      Contains("min_image"));
+  CHECK_THROWS_WITH(dataset_registry().create(
+                        config::decode_component(config::parse(bad, "test.yaml"), "dataset")),
+                    Contains("dataset.min_image"));
   CHECK_THROWS_WITH(r.create({"lfx", config::Node::map()}), Contains("image_folder"));
 }

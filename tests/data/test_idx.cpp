@@ -113,7 +113,7 @@ TEST_CASE("fashion_mnist writes its image folder once and loads it like one", "[
   config::Component component{
       "fashion_mnist",
       config::parse("{root: " + options.root + ", source: none, per_class: 2}", "t.yaml")};
-  CHECK(load_dataset(component).size() == 7);
+  CHECK(dataset_registry().create(component).size() == 7);
 
   // Other options for the same folder are refused, saying what it holds.
   options.per_class = 3;

@@ -5,6 +5,7 @@
 #include "catch_torch.h"
 #include "core/error.h"
 #include "core/random.h"
+#include "data/builtin_transforms.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
 #include "fixtures.h"

@@ -3,6 +3,7 @@
 
 #include "catch_torch.h"
 #include "core/error.h"
+#include "data/builtin_transforms.h"
 #include "data/image.h"
 #include "data/transforms.h"
 #include "fixtures.h"

@@ -160,7 +160,7 @@ TEST_CASE("the training shards of an epoch are disjoint and cover it", "[dist][t
       input.labels = labels;
       input.seed = 9;
       input.shard = {rank, world};
-      auto sampler = wtp::samplers::builtin_samplers().create(
+      auto sampler = wtp::samplers::sampler_registry().create(
           {name, wtp::config::parse(options, "test")}, input);
       auto* planned = dynamic_cast<wtp::samplers::PlannedSampler*>(sampler.get());
       REQUIRE(planned);

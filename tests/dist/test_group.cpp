@@ -246,10 +246,13 @@ TEST_CASE("a rank that leaves makes the others fail at once", "[dist]") {
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
 }
 
-TEST_CASE("the distributed context averages step losses and agrees on stopping", "[dist]") {
+TEST_CASE("the distributed context averages step losses, agrees on stopping, gathers rows",
+          "[dist]") {
   std::mutex mutex;
   std::map<int, std::pair<double, double>> seen;  // rank -> (loss, part)
   std::map<int, std::vector<bool>> stops;
+  std::map<int, torch::Tensor> gathered;
+  std::map<int, double> values;
   run_ranks(2, [&](Group& g) {
     wtp::train::DistContext dist(std::shared_ptr<Group>(&g, [](Group*) {}));
     CHECK(dist.distributed());
@@ -257,12 +260,20 @@ TEST_CASE("the distributed context averages step losses and agrees on stopping",
     std::map<std::string, double> parts{{"p", g.rank() == 0 ? 0.5 : 1.5}};
     const bool stop = dist.agree_on_step(loss, parts, g.rank() == 1);
     const auto any = dist.any({g.rank() == 0, false}, "test flags");
+    // Rank r contributes r + 1 rows of value r; rank 0's value reaches every rank.
+    const auto rows = dist.gather_rows(torch::full({g.rank() + 1, 2}, g.rank()), "test rows");
+    const double value = dist.broadcast_value(g.rank() == 0 ? 7.0 : -1.0, "test value");
     std::lock_guard<std::mutex> lock(mutex);
     seen[g.rank()] = {loss, parts.at("p")};
     stops[g.rank()] = {stop, any[0], any[1]};
+    gathered[g.rank()] = rows;
+    values[g.rank()] = value;
   });
+  const auto expected_rows = torch::tensor({0.0, 0.0, 1.0, 1.0, 1.0, 1.0}).reshape({3, 2});
   for (int r : {0, 1}) {
     CHECK(seen.at(r) == std::make_pair(2.0, 1.0));
     CHECK(stops.at(r) == std::vector<bool>{true, true, false});
+    CHECK(torch::equal(gathered.at(r).to(torch::kDouble), expected_rows));
+    CHECK(values.at(r) == 7.0);
   }
 }

@@ -1,4 +1,4 @@
-// The checkpoint path of wtp-eval: train::Evaluator's flip averaging on a known case, and
+// The checkpoint path of wtp-eval: train::RunEvaluator's flip averaging on a known case, and
 // `wtp-eval --checkpoint` on a tiny wtp-train run (its eval.json reproduced exactly).
 #include <filesystem>
 #include <fstream>
@@ -15,7 +15,7 @@
 #include "io/npy.h"
 #include "models/model_registry.h"
 #include "test_support.h"
-#include "train/evaluator.h"
+#include "train/run_evaluator.h"
 
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
@@ -75,7 +75,7 @@ void write_tiny_run_config(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("Evaluator: a flip-averaged embedding is the mean of the image's and its mirror's",
+TEST_CASE("RunEvaluator: a flip-averaged embedding is the mean of the image's and its mirror's",
           "[eval][checkpoint]") {
   wtp::test::TempDir dir;
   write_images(dir / "plain", dir / "mirror", 2, 5);
@@ -87,7 +87,7 @@ TEST_CASE("Evaluator: a flip-averaged embedding is the mean of the image's and i
   REQUIRE(plain.size() == 10);
 
   torch::manual_seed(5);
-  auto model = wtp::models::create_model(config::decode_component(
+  auto model = wtp::models::model_registry().create(config::decode_component(
       config::parse("name: embedding_head\n"
                     "backbone: {name: siamese_cnn, input_size: 24, channels: [4, 8],\n"
                     "           hidden: [16], embedding_dim: 8, dropout: 0.0}\n"
@@ -100,21 +100,27 @@ TEST_CASE("Evaluator: a flip-averaged embedding is the mean of the image's and i
   cfg.data.transforms.eval = {};  // images already at the model's 24 x 24
   cfg.data.transforms.eval.push_back(
       config::decode_component(config::parse("{name: resize, size: 24}", "t.yaml"), "t"));
-  wtp::train::Evaluator evaluator(model, cfg, torch::kCPU);
+  wtp::train::RunEvaluator evaluator(model, cfg, torch::kCPU);
 
-  torch::Tensor logits, flip_logits, mirror_logits;
-  const auto a = evaluator.embed(plain, &logits);
-  const auto b = evaluator.embed(mirror, &mirror_logits);
-  const auto f = evaluator.embed(plain, &flip_logits, /*flip=*/true);
-  REQUIRE(a.sizes() == torch::IntArrayRef({10, 8}));
-  REQUIRE(f.sizes() == a.sizes());
+  wtp::train::EvalPass pass;
+  pass.logits = true;
+  const auto a = evaluator.embed(plain, pass);
+  const auto b = evaluator.embed(mirror, pass);
+  pass.flip = true;
+  const auto f = evaluator.embed(plain, pass);
+  REQUIRE(a.embeddings.sizes() == torch::IntArrayRef({10, 8}));
+  REQUIRE(f.embeddings.sizes() == a.embeddings.sizes());
+  REQUIRE(a.logits.sizes() == torch::IntArrayRef({10, 3}));
   // The model sees the mirror image: flipping changes every embedding...
-  CHECK((a - b).abs().max().item<double>() > 1e-3);
+  CHECK((a.embeddings - b.embeddings).abs().max().item<double>() > 1e-3);
   // ... and the flip-averaged one is exactly (up to float rounding) the mean of the two.
-  CHECK(torch::allclose(f, (a + b) / 2, 1e-5, 1e-6));
-  CHECK(torch::allclose(flip_logits, (logits + mirror_logits) / 2, 1e-5, 1e-6));
-  // Without flip, embed is deterministic and leaves the model in the mode it found.
-  CHECK(torch::equal(evaluator.embed(plain), a));
+  CHECK(torch::allclose(f.embeddings, (a.embeddings + b.embeddings) / 2, 1e-5, 1e-6));
+  CHECK(torch::allclose(f.logits, (a.logits + b.logits) / 2, 1e-5, 1e-6));
+  // Without flip, embed is deterministic and leaves the model in the mode it found; logits
+  // are kept only when asked for (or when validation.kind reads them).
+  const auto again = evaluator.embed(plain, {});
+  CHECK(torch::equal(again.embeddings, a.embeddings));
+  CHECK_FALSE(again.logits.defined());
   CHECK(model->is_training());
 }
 

@@ -37,6 +37,7 @@ TEST_CASE("liveness: eye-state metrics on a hand-built case", "[eval][liveness]"
   m.add_to(rep, "eye_");
   CHECK(rep.at("eye_auc") == Approx(8.0 / 9.0));
   CHECK(rep.at("eye_fp") == 1);
+  for (const auto& name : BinaryMetrics::metric_names()) CHECK(rep.count("eye_" + name) == 1);
   // One class only: AUC undefined (NaN) and left out of the report.
   auto one = eye_state_metrics(torch::tensor(std::vector<double>{0.2, 0.8}),
                                torch::tensor(std::vector<std::int64_t>{1, 1}));

@@ -175,6 +175,18 @@ TEST_CASE("retrieval: singleton labels are excluded and counted", "[eval][retrie
   CHECK(rep.at("retrieval_excluded_queries") == 2);
   CHECK(rep.count("recall_at_20") == 1);
   CHECK(rep.count("map_at_r") == 1);
+  // The selectable names are what the report holds, for the options it was made with.
+  for (const auto& name : RetrievalResult::metric_names(RetrievalOptions{}))
+    CHECK(rep.count(name) == 1);
+  RetrievalOptions few;
+  few.ks = {3};
+  few.map_at_r = false;
+  CHECK(RetrievalResult::metric_names(few) == std::vector<std::string>{"recall_at_3"});
+  Report rep_few;
+  retrieval_metrics(e, torch::tensor(std::vector<std::int64_t>{5, 5, 9, 9, 1, 2}), few)
+      .add_to(rep_few);
+  CHECK(rep_few.count("recall_at_3") == 1);
+  CHECK(rep_few.count("map_at_r") == 0);
 }
 
 TEST_CASE("retrieval: blockwise equals the all-pairs computation", "[eval][retrieval]") {

@@ -213,6 +213,7 @@ TEST_CASE("verification: 10 folds on separable pairs, report keys", "[eval][veri
     CHECK(rep.count(key) == 1);
   CHECK(rep.count("leaky_old_sweep_accuracy") == 0);
   CHECK(rep["verification_pairs"] == 60);
+  for (const auto& name : VerificationResult::metric_names()) CHECK(rep.count(name) == 1);
 }
 
 TEST_CASE("verification: the old fixed sweep is reported only on request", "[eval][verification]") {

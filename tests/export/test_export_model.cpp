@@ -25,7 +25,7 @@ using torch::Tensor;
 namespace {
 
 wtp::models::EmbeddingModel make_model(const std::string& yaml) {
-  auto model = wtp::models::create_model(
+  auto model = wtp::models::model_registry().create(
       wtp::config::decode_component(wtp::config::parse(yaml, "test.yaml"), "model"));
   // Non-trivial BatchNorm statistics, so eval-mode BatchNorm is really exercised.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(7);

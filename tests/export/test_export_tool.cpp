@@ -220,7 +220,11 @@ TEST_CASE("a run validated by retrieval gets its threshold chosen at export", "[
   {  // export.what is checked with the rest of the config, before any training
     auto node = wtp::config::parse(y.str() + "export: {enabled: true, what: [embeding]}\n", "bad");
     CHECK_THROWS_WITH(wtp::train::decode_train_config(node),
-                      Contains("unknown kind 'embeding'") && Contains("embedding, siamese"));
+                      Contains("export.what[0]") && Contains("unknown value 'embeding'") &&
+                          Contains("embedding, siamese"));
+    node = wtp::config::parse(y.str() + "export: {enabled: true, what: [detector]}\n", "bad");
+    CHECK_THROWS_WITH(wtp::train::decode_train_config(node),
+                      Contains("'detector' is not an archive of a trained model"));
   }
   wtp::train::RunOptions run_options;
   run_options.progress = false;

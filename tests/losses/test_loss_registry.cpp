@@ -17,14 +17,14 @@ using wtp::losses::test::randn;
 
 namespace {
 std::shared_ptr<Loss> make(const std::string& yaml) {
-  const auto registry = builtin_losses();
+  const auto& registry = loss_registry();
   return registry.create(
       wtp::config::decode_component(wtp::config::parse(yaml, "test.yaml"), "loss"));
 }
 }  // namespace
 
 TEST_CASE("loss registry: names, creation from config, requirements", "[losses][registry]") {
-  const auto registry = builtin_losses();
+  const auto& registry = loss_registry();
   CHECK(registry.names() == std::vector<std::string>{"arcface", "bce", "bce_pair", "contrastive",
                                                      "cosface", "cross_entropy", "group_loss",
                                                      "multi_similarity", "proxy_anchor",

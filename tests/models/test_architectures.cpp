@@ -258,7 +258,7 @@ TEST_CASE("bn_inception: 224x224 forward gives 1024-d features and logits", "[mo
 TEST_CASE("heads: siamese_bce, embedding_head and liveness", "[models]") {
   const std::string small =
       "{name: siamese_cnn, channels: [2, 2, 2], hidden: [8], embedding_dim: 6, input_size: 16}";
-  auto siamese = create_model(component("{name: siamese_bce, backbone: " + small + "}"));
+  auto siamese = model_registry().create(component("{name: siamese_bce, backbone: " + small + "}"));
   CHECK(siamese->name() == "siamese_bce");
   CHECK(siamese->has_pair_head());
   CHECK(siamese->embedding_dim() == 1024);
@@ -284,15 +284,16 @@ TEST_CASE("heads: siamese_bce, embedding_head and liveness", "[models]") {
                         siamese->pair_logits(e.narrow(0, 3, 3), e.narrow(0, 0, 3))));
 
   // The old model's cut: 1792-d pooled facenet features into the 1024-wide branch.
-  auto old = create_model(
+  auto old = model_registry().create(
       component("{name: siamese_bce, backbone: {name: inception_resnet_v1, embedding_dim: 0, "
                 "normalize: false}}"));
   for (const auto& kv : state_dict(*old))
     if (kv.first == "branch.0.weight") CHECK(kv.second.sizes() == torch::IntArrayRef({1024, 1792}));
   CHECK(names_of(*old).count("backbone.last_linear.weight") == 0);
 
-  auto head = create_model(component("{name: embedding_head, backbone: " + small +
-                                     ", embedding_dim: 4, num_classes: 3, normalize: true}"));
+  auto head =
+      model_registry().create(component("{name: embedding_head, backbone: " + small +
+                                        ", embedding_dim: 4, num_classes: 3, normalize: true}"));
   head->eval();
   auto out = head->forward(torch::rand({2, 3, 16, 16}));
   CHECK(out.embedding.sizes() == torch::IntArrayRef({2, 4}));
@@ -303,8 +304,9 @@ TEST_CASE("heads: siamese_bce, embedding_head and liveness", "[models]") {
 
   // The normalised-weight (cosine) classifier: no bias; logits are the cosines between the
   // embedding and the class centres (rows of classifier.weight), whatever `normalize` says.
-  auto cosine = create_model(component("{name: embedding_head, backbone: " + small +
-                                       ", embedding_dim: 4, num_classes: 3, classifier: cosine}"));
+  auto cosine =
+      model_registry().create(component("{name: embedding_head, backbone: " + small +
+                                        ", embedding_dim: 4, num_classes: 3, classifier: cosine}"));
   cosine->eval();
   CHECK(names_of(*cosine).count("classifier.weight") == 1);
   CHECK(names_of(*cosine).count("classifier.bias") == 0);
@@ -316,11 +318,11 @@ TEST_CASE("heads: siamese_bce, embedding_head and liveness", "[models]") {
                             .matmul((centres / centres.norm(2, 1, true)).t());
   CHECK(torch::allclose(co.logits, expected, 1e-5, 1e-6));
   CHECK(co.logits.abs().max().item<float>() <= 1.0f + 1e-6f);
-  CHECK_THROWS_WITH(create_model(component("{name: embedding_head, backbone: " + small +
-                                           ", num_classes: 3, classifier: angular}")),
+  CHECK_THROWS_WITH(model_registry().create(component("{name: embedding_head, backbone: " + small +
+                                                      ", num_classes: 3, classifier: angular}")),
                     Catch::Matchers::Contains("linear, cosine"));
 
-  auto live = create_model(component("{name: liveness, backbone: " + small + "}"));
+  auto live = model_registry().create(component("{name: liveness, backbone: " + small + "}"));
   live->train();
   auto lo = live->forward(torch::rand({2, 3, 16, 16}));
   CHECK(lo.logits.sizes() == torch::IntArrayRef({2}));
@@ -333,22 +335,23 @@ TEST_CASE("registry: names, unknown names and strict options", "[models]") {
   const std::vector<std::string> expected = {
       "bn_inception",  "embedding_head", "inception_resnet_v1", "iresnet",    "liveness",
       "mobilefacenet", "resnet",         "siamese_bce",         "siamese_cnn"};
-  CHECK(model_names() == expected);
-  CHECK_THROWS_WITH(create_model(component("resnet50")),
+  CHECK(model_registry().names() == expected);
+  CHECK_THROWS_WITH(model_registry().create(component("resnet50")),
                     Catch::Contains("unknown model 'resnet50'") && Catch::Contains("bn_inception"));
-  CHECK_THROWS_WITH(create_model(component("{name: siamese_cnn, embeding_dim: 3}")),
+  CHECK_THROWS_WITH(model_registry().create(component("{name: siamese_cnn, embeding_dim: 3}")),
                     Catch::Contains("embeding_dim"));
-  CHECK_THROWS_AS(create_model(component("{name: bn_inception, normalization: yuv}")),
+  CHECK_THROWS_AS(model_registry().create(component("{name: bn_inception, normalization: yuv}")),
                   wtp::UsageError);
-  auto m =
-      create_model(component("{name: siamese_cnn, embedding_dim: 32, normalization: imagenet}"));
+  auto m = model_registry().create(
+      component("{name: siamese_cnn, embedding_dim: 32, normalization: imagenet}"));
   CHECK(m->embedding_dim() == 32);
   CHECK(m->input_spec().normalization == Normalization::kImagenet);
-  auto resolved = resolve_model(component("siamese_cnn"));
+  auto resolved = model_registry().resolve(component("siamese_cnn"));
   REQUIRE(resolved.options.find("init_gain") != nullptr);
   CHECK(std::stod(resolved.options.find("init_gain")->text()) == 2.0);
-  CHECK(describe_models().find("liveness") != std::string::npos);
-  auto head = resolve_model(component("{name: liveness, backbone: {name: bn_inception}}"));
+  CHECK(model_registry().describe().find("liveness") != std::string::npos);
+  auto head =
+      model_registry().resolve(component("{name: liveness, backbone: {name: bn_inception}}"));
   const auto* backbone = head.options.find("backbone");
   REQUIRE(backbone != nullptr);
   CHECK(backbone->find("name")->text() == "bn_inception");

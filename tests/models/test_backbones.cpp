@@ -75,7 +75,7 @@ EmbeddingModel make(const nlohmann::json& c) {
     options.set(key, config::Node::scalar(std::to_string(value.get<std::int64_t>())));
   options.set("input_size", config::Node::scalar(std::to_string(c.at("input_size").get<int>())));
   if (c.at("model") != "resnet") options.set("normalize", config::Node::scalar("false"));
-  return create_model(config::Component{c.at("model").get<std::string>(), options});
+  return model_registry().create(config::Component{c.at("model").get<std::string>(), options});
 }
 
 torch::Tensor output_of(EmbeddingModel& model, const nlohmann::json& c) {
@@ -117,26 +117,28 @@ TEST_CASE("backbones have upstream's names, shapes, parameter count and outputs"
 
 TEST_CASE("backbones: options are checked, channels-last weights, cosine head around them",
           "[models][backbones]") {
-  CHECK_THROWS_WITH(create_model(config::Component{"resnet", config::parse("depth: 20", "t")}),
-                    Catch::Matchers::Contains("18, 34, 50, 101 or 152"));
   CHECK_THROWS_WITH(
-      create_model(config::Component{"iresnet", config::parse("input_size: 100", "t")}),
+      model_registry().create(config::Component{"resnet", config::parse("depth: 20", "t")}),
+      Catch::Matchers::Contains("18, 34, 50, 101 or 152"));
+  CHECK_THROWS_WITH(
+      model_registry().create(config::Component{"iresnet", config::parse("input_size: 100", "t")}),
       Catch::Matchers::Contains("multiple of 16"));
-  CHECK_THROWS_WITH(
-      create_model(config::Component{"mobilefacenet", config::parse("blocks: [1, 2]", "t")}),
-      Catch::Matchers::Contains("4 stages"));
-  auto mbf = create_model(config::Component{"mobilefacenet", config::parse("input_size: 32", "t")});
+  CHECK_THROWS_WITH(model_registry().create(
+                        config::Component{"mobilefacenet", config::parse("blocks: [1, 2]", "t")}),
+                    Catch::Matchers::Contains("4 stages"));
+  auto mbf = model_registry().create(
+      config::Component{"mobilefacenet", config::parse("input_size: 32", "t")});
   for (const auto& [name, tensor] : state_dict(*mbf))
     if (tensor.dim() == 4) CHECK(tensor.is_contiguous(torch::MemoryFormat::ChannelsLast));
   // The embedding is L2-normalised by default, and the 1-d scale of `features` is fixed.
   mbf->eval();
   const auto e = mbf->forward(torch::rand({2, 3, 32, 32})).embedding;
   CHECK(torch::allclose(e.norm(2, 1), torch::ones({2}), 1e-5, 1e-5));
-  auto ir =
-      create_model(config::Component{"iresnet", config::parse("{depth: 18, input_size: 32}", "t")});
+  auto ir = model_registry().create(
+      config::Component{"iresnet", config::parse("{depth: 18, input_size: 32}", "t")});
   for (const auto& p : ir->named_parameters())
     if (p.key() == "features.weight") CHECK_FALSE(p.value().requires_grad());
-  auto head = create_model(config::Component{
+  auto head = model_registry().create(config::Component{
       "embedding_head",
       config::parse("{backbone: {name: iresnet, depth: 18, input_size: 32}, num_classes: 5, "
                     "classifier: cosine}",

@@ -116,7 +116,7 @@ TEST_CASE("freeze: optimiser steps leave frozen weights unchanged", "[models][fr
 }
 
 TEST_CASE("freeze: liveness head keeps its BN-Inception backbone statistics", "[models][freeze]") {
-  auto model = create_model(wtp::config::decode_component(
+  auto model = model_registry().create(wtp::config::decode_component(
       wtp::config::parse("{name: liveness, backbone: {name: bn_inception, input_size: 64}}", "t"),
       "model"));
   model->train();

@@ -96,7 +96,7 @@ TEST_CASE("sequential: index order, sharded round robin", "[samplers][sequential
 }
 
 TEST_CASE("sampler registry: names, options from config, errors", "[samplers][registry]") {
-  const auto registry = builtin_samplers();
+  const auto& registry = sampler_registry();
   CHECK(registry.names() ==
         std::vector<std::string>{"class_balanced", "pairs", "random", "sequential"});
   std::vector<int64_t> labels;

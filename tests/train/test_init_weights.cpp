@@ -81,8 +81,8 @@ torch.save(randomize(InceptionResnetV1(num_classes=8631)), "20180402-114759-vggf
     CHECK(configured == "data/weights/" + recipe.file);
     config::apply_override(node, "init.checkpoint=" + (dir / recipe.file).string());
     auto cfg = wtp::train::decode_train_config(node);
-    wtp::train::resolve_auto_classes(cfg.model.options, 10);
-    auto model = wtp::models::create_model(cfg.model);
+    wtp::train::resolve_model(cfg, 10);
+    auto model = wtp::models::model_registry().create(cfg.model);
     const auto report = wtp::train::load_init_weights(cfg.init, *model);  // strict: no error
 
     std::map<std::string, torch::Tensor> ours;

@@ -31,7 +31,7 @@ config::Component component(const std::string& yaml) {
 }
 
 double factor(const std::string& yaml, double epoch, int total = 10) {
-  return schedules().create(component(yaml))->factor(epoch, total);
+  return schedule_registry().create(component(yaml))->factor(epoch, total);
 }
 
 }  // namespace
@@ -76,9 +76,10 @@ TEST_CASE("optimizers build per-prefix groups and skip frozen parameters", "[tra
   torch::manual_seed(0);
   TwoPart model;
   for (auto& p : model->bn->parameters()) p.set_requires_grad(false);
-  auto built = optimizers().create(component("{name: adam, lr: 0.01, weight_decay: 0.001, groups: "
-                                             "[{prefix: backbone., lr_scale: 0.1}]}"),
-                                   *model);
+  auto built =
+      optimizer_registry().create(component("{name: adam, lr: 0.01, weight_decay: 0.001, groups: "
+                                            "[{prefix: backbone., lr_scale: 0.1}]}"),
+                                  *model);
   auto& groups = built.optimizer->param_groups();
   REQUIRE(groups.size() == 2);
   CHECK((built.group_names == std::vector<std::string>{"base", "backbone."}));
@@ -91,12 +92,12 @@ TEST_CASE("optimizers build per-prefix groups and skip frozen parameters", "[tra
   CHECK(built.lr() == Approx(0.005));
 
   CHECK_THROWS_WITH(
-      optimizers().create(component("{name: sgd, groups: [{prefix: trunk.}]}"), *model),
+      optimizer_registry().create(component("{name: sgd, groups: [{prefix: trunk.}]}"), *model),
       Catch::Contains("'trunk.' matches no trainable parameter"));
   CHECK_THROWS_WITH(
-      optimizers().create(component("{name: sgd, nesterov: true, momentum: 0}"), *model),
+      optimizer_registry().create(component("{name: sgd, nesterov: true, momentum: 0}"), *model),
       Catch::Contains("nesterov needs momentum > 0"));
-  CHECK_THROWS_WITH(optimizers().create(component("{name: adam, betas: [0.9]}"), *model),
+  CHECK_THROWS_WITH(optimizer_registry().create(component("{name: adam, betas: [0.9]}"), *model),
                     Catch::Contains("betas must be"));
 }
 
@@ -111,8 +112,8 @@ TEST_CASE("an optimizer step equals LibTorch's own optimizer", "[train][optim]")
       for (std::size_t i = 0; i < a->parameters().size(); ++i)
         b->parameters()[i].copy_(a->parameters()[i]);
     }
-    auto ours =
-        optimizers().create(component("{name: " + name + ", lr: 0.05, weight_decay: 0.01}"), *a);
+    auto ours = optimizer_registry().create(
+        component("{name: " + name + ", lr: 0.05, weight_decay: 0.01}"), *a);
     std::unique_ptr<torch::optim::Optimizer> ref;
     if (name == "adam")
       ref = std::make_unique<torch::optim::Adam>(
@@ -149,7 +150,7 @@ TEST_CASE("checkpoints round-trip model, optimizer and state, atomically", "[tra
   wtp::test::TempDir dir;
   torch::manual_seed(2);
   TwoPart model;
-  auto built = optimizers().create(component("{name: adam, lr: 0.01}"), *model);
+  auto built = optimizer_registry().create(component("{name: adam, lr: 0.01}"), *model);
   auto x = torch::randn({8, 4});
   built.optimizer->zero_grad();
   model->forward(x).sum().backward();
@@ -165,8 +166,8 @@ TEST_CASE("checkpoints round-trip model, optimizer and state, atomically", "[tra
   state.sampler = {7, 8, 9};
   state.stage_done = true;
   state.bad_epochs = 2;
-  state.loss_sum = 1.5;
-  state.loss_count = 4;
+  state.epoch_loss.sum = 1.5;
+  state.epoch_loss.count = 4;
   state.config_yaml = "model: x\n";
   const std::string path = (dir / "checkpoints" / "last.pt").string();
   save_checkpoint(path, *model, built.optimizer.get(), state);
@@ -176,7 +177,7 @@ TEST_CASE("checkpoints round-trip model, optimizer and state, atomically", "[tra
 
   torch::manual_seed(3);
   TwoPart other;
-  auto other_opt = optimizers().create(component("{name: adam, lr: 0.01}"), *other);
+  auto other_opt = optimizer_registry().create(component("{name: adam, lr: 0.01}"), *other);
   auto loaded = load_checkpoint(path, *other, other_opt.optimizer.get());
   CHECK(loaded.stage == 1);
   CHECK(loaded.epoch == 3);
@@ -187,8 +188,8 @@ TEST_CASE("checkpoints round-trip model, optimizer and state, atomically", "[tra
   CHECK(loaded.sampler == state.sampler);
   CHECK(loaded.stage_done);
   CHECK(loaded.bad_epochs == 2);
-  CHECK(loaded.loss_sum == 1.5);
-  CHECK(loaded.loss_count == 4);
+  CHECK(loaded.epoch_loss.sum == 1.5);
+  CHECK(loaded.epoch_loss.count == 4);
   CHECK(loaded.config_yaml == state.config_yaml);
   for (std::size_t i = 0; i < model->parameters().size(); ++i)
     CHECK(torch::equal(model->parameters()[i], other->parameters()[i]));

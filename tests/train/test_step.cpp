@@ -1,8 +1,9 @@
 // The trainer's pieces on their own: train_step (forward, loss, finite check, backward,
 // clipping, optimizer step), the batch stream (sampler + loader -> complete batches) and
-// the distributed context on one process (no-ops that return their input).
+// the distributed context on one process (no-ops that return their input) and the meters.
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
@@ -15,6 +16,7 @@
 #include "test_support.h"
 #include "train/batch_stream.h"
 #include "train/dist_context.h"
+#include "train/meters.h"
 #include "train/optim.h"
 #include "train/step.h"
 
@@ -31,7 +33,7 @@ config::Component component(const std::string& yaml) {
 /// A small embedding model with a 3-way classifier on 16 x 16 inputs, fixed weights.
 models::EmbeddingModel tiny_model() {
   torch::manual_seed(5);
-  return models::create_model(
+  return models::model_registry().create(
       component("{name: embedding_head, num_classes: 3, backbone: {name: siamese_cnn, "
                 "input_size: 16, channels: [4], hidden: [8], embedding_dim: 6, dropout: 0.0}}"));
 }
@@ -76,8 +78,8 @@ data::Dataset grey_folder(const fs::path& root, int n) {
 TEST_CASE("train_step returns the batch's loss and takes one optimizer step", "[train][step]") {
   auto model = tiny_model();
   model->train();
-  auto loss = losses::builtin_losses().create(component("{name: cross_entropy}"));
-  auto built = train::optimizers().create(component("{name: sgd, lr: 0.5}"), *model);
+  auto loss = losses::loss_registry().create(component("{name: cross_entropy}"));
+  auto built = train::optimizer_registry().create(component("{name: sgd, lr: 0.5}"), *model);
   const auto batch = class_batch();
   // The loss before the step, computed here.
   const double expected =
@@ -96,8 +98,8 @@ TEST_CASE("train_step returns the batch's loss and takes one optimizer step", "[
 
 TEST_CASE("train_step clips the gradient norm before the step", "[train][step]") {
   auto model = tiny_model();
-  auto loss = losses::builtin_losses().create(component("{name: cross_entropy}"));
-  auto built = train::optimizers().create(component("{name: sgd, lr: 1.0}"), *model);
+  auto loss = losses::loss_registry().create(component("{name: cross_entropy}"));
+  auto built = train::optimizer_registry().create(component("{name: sgd, lr: 1.0}"), *model);
   train::StepOptions options;
   options.clip_grad_norm = 1e-3;
   options.trainable = model->parameters();
@@ -110,8 +112,8 @@ TEST_CASE("train_step clips the gradient norm before the step", "[train][step]")
 
 TEST_CASE("train_step refuses a non-finite loss before touching the weights", "[train][step]") {
   auto model = tiny_model();
-  auto loss = losses::builtin_losses().create(component("{name: cross_entropy}"));
-  auto built = train::optimizers().create(component("{name: sgd, lr: 0.5}"), *model);
+  auto loss = losses::loss_registry().create(component("{name: cross_entropy}"));
+  auto built = train::optimizer_registry().create(component("{name: sgd, lr: 0.5}"), *model);
   auto batch = class_batch();
   batch.images[2][0][3][3] = std::numeric_limits<float>::quiet_NaN();
   const auto before = copies(*model);
@@ -125,8 +127,8 @@ TEST_CASE("train_step refuses a non-finite loss before touching the weights", "[
 TEST_CASE("train_step on pairs feeds the two halves of the batch to the loss", "[train][step]") {
   auto model = tiny_model();
   model->eval();  // no BatchNorm statistics change between the two forward passes
-  auto loss = losses::builtin_losses().create(component("{name: contrastive, margin: 2.0}"));
-  auto built = train::optimizers().create(component("{name: sgd, lr: 0.1}"), *model);
+  auto loss = losses::loss_registry().create(component("{name: contrastive, margin: 2.0}"));
+  auto built = train::optimizer_registry().create(component("{name: sgd, lr: 0.1}"), *model);
   TrainBatch batch;
   torch::manual_seed(2);
   batch.images = torch::rand({4, 3, 16, 16});  // 2 firsts, then their 2 partners
@@ -155,8 +157,8 @@ TEST_CASE("the batch stream yields the sampler's batches decoded, with targets a
   input.labels = dataset->labels();
   input.seed = 4;
   const auto sampler_options = component("{name: random, batch_size: 3}");
-  auto sampler = samplers::builtin_samplers().create(sampler_options, input);
-  auto reference = samplers::builtin_samplers().create(sampler_options, input);
+  auto sampler = samplers::sampler_registry().create(sampler_options, input);
+  auto reference = samplers::sampler_registry().create(sampler_options, input);
   sampler->set_epoch(1);
   reference->set_epoch(1);
   const std::vector<std::int64_t> targets{70, 71, 72, 73, 74, 75, 76};
@@ -193,9 +195,9 @@ TEST_CASE("the batch stream gives pair batches 2P images and P pair labels",
   samplers::SamplerInput input;
   input.labels = dataset->labels();
   auto sampler =
-      samplers::builtin_samplers().create(component("{name: pairs, batch_size: 2}"), input);
+      samplers::sampler_registry().create(component("{name: pairs, batch_size: 2}"), input);
   auto reference =
-      samplers::builtin_samplers().create(component("{name: pairs, batch_size: 2}"), input);
+      samplers::sampler_registry().create(component("{name: pairs, batch_size: 2}"), input);
   sampler->set_epoch(0);
   reference->set_epoch(0);
   data::LoaderOptions lo;
@@ -238,4 +240,44 @@ TEST_CASE("the distributed context of one process returns its input", "[train][d
   one.before_backward();
   one.after_backward();
   CHECK(change_norm(*model, before) == 0);
+}
+
+TEST_CASE("the distributed context on one process returns its input and waits for no one",
+          "[train][dist_context]") {
+  train::DistContext one;
+  CHECK_FALSE(one.distributed());
+  CHECK(one.is_main());
+  CHECK(one.rank() == 0);
+  CHECK(one.world_size() == 1);
+  CHECK(one.describe().empty());
+  const auto rows = torch::arange(6).reshape({3, 2});
+  CHECK(torch::equal(one.gather_rows(rows, "test"), rows));
+  CHECK(one.broadcast_value(2.5, "test") == 2.5);
+  CHECK(one.any({true, false}, "test") == std::vector<bool>{true, false});
+  double loss = 1.5;
+  std::map<std::string, double> parts{{"p", 0.25}};
+  CHECK(one.agree_on_step(loss, parts, true));
+  CHECK(loss == 1.5);
+  CHECK(parts.at("p") == 0.25);
+  one.main_done("k");
+  one.wait_for_main("k", "test");  // returns at once
+  auto model = tiny_model();
+  one.check_same_weights(*model);
+}
+
+TEST_CASE("the average meter is the running mean of what was added since reset",
+          "[train][meters]") {
+  train::AverageMeter m;
+  CHECK(m.mean() == 0.0);  // nothing yet
+  m.add(1.0);
+  m.add(2.0);
+  m.add(6.0);
+  CHECK(m.count == 3);
+  CHECK(m.sum == 9.0);
+  CHECK(m.mean() == 3.0);
+  m.reset();
+  CHECK(m.count == 0);
+  CHECK(m.mean() == 0.0);
+  m.add(-0.5);
+  CHECK(m.mean() == -0.5);
 }

@@ -142,9 +142,19 @@ TEST_CASE("bad configurations fail before any training, naming the key", "[train
   };
   expect("stages:\n  - {name: x, epohcs: 2}\n",
          "unknown key 'stages[0].epohcs' (did you mean 'epochs'?)");
-  expect("validation: {metric: recall_at_3}\n", "validation.metric 'recall_at_3' is not produced");
+  expect("validation: {metric: recall_at_3}\n",
+         "validation.metric 'recall_at_3' is not reported by validation.kind 'retrieval' (choose "
+         "from: recall_at_1, recall_at_2, recall_at_4, map_at_r, r_precision)");
+  expect("stages:\n  - {name: a}\n  - {name: b, optimizer: {name: sgd, nesterof: true}}\n",
+         "unknown key 'stages[1].optimizer.nesterof' (did you mean 'nesterov'?)");
+  expect("validation: {metric: map_at_r, retrieval: {map_at_r: false}}\n",
+         "validation.metric 'map_at_r' is not reported");
   expect("stages:\n  - {name: x, loss: {name: group_loss, temprature: 3}}\n",
-         "unknown key 'group_loss.temprature'");
+         "unknown key 'stages[0].loss.temprature'");
+  expect("model: {name: embedding_head, backbone: {name: siamese_cnn, embeding_dim: 3}}\n",
+         "unknown key 'model.backbone.embeding_dim'");
+  expect("data: {transforms: {eval: [{name: resize, size: 24}, {name: letterbox, sise: 3}]}}\n",
+         "unknown key 'data.transforms.eval[1].sise'");
   expect("stages:\n  - {name: x, optimizer: {name: adagrad}}\n", "unknown optimizer 'adagrad'");
   expect("data: {transforms: {train: [{name: normalize}]}}\n", "must not contain normalize");
   expect("stages:\n  - {name: x, loss: contrastive}\n",

@@ -18,7 +18,8 @@ TrialRecord curve(std::int64_t number, TrialState state, double level, std::int6
 }
 
 std::unique_ptr<Pruner> pruner(const std::string& yaml) {
-  return make_pruner(config::decode_component(config::parse(yaml, "pruner.yaml"), "pruner"));
+  return pruner_registry().create(
+      config::decode_component(config::parse(yaml, "pruner.yaml"), "pruner"));
 }
 
 }  // namespace

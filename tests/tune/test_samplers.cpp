@@ -111,7 +111,7 @@ TEST_CASE("samplers respect the space: types, bounds, log scale, conditionals", 
   const auto space = parse_space(kSpace);
   for (const char* name : {"random", "tpe"}) {
     INFO(name);
-    auto sampler = make_sampler({name, config::Node::map()}, 7);
+    auto sampler = search_sampler_registry().create({name, config::Node::map()}, 7);
     const auto points = draw(*sampler, space, 200);
     REQUIRE(points.size() == 200);
     int below_1e4 = 0, sgd = 0, lower_half_width = 0;
@@ -150,9 +150,9 @@ TEST_CASE("samplers are seeded: same seed gives the same points, another seed ot
   const auto space = parse_space(kSpace);
   for (const char* name : {"random", "tpe", "grid"}) {
     INFO(name);
-    auto a = make_sampler({name, config::Node::map()}, 3);
-    auto b = make_sampler({name, config::Node::map()}, 3);
-    auto c = make_sampler({name, config::Node::map()}, 4);
+    auto a = search_sampler_registry().create({name, config::Node::map()}, 3);
+    auto b = search_sampler_registry().create({name, config::Node::map()}, 3);
+    auto c = search_sampler_registry().create({name, config::Node::map()}, 4);
     const auto pa = draw(*a, space, 30), pb = draw(*b, space, 30), pc = draw(*c, space, 30);
     CHECK(pa == pb);
     CHECK(pa != pc);
@@ -166,7 +166,7 @@ TEST_CASE("grid sampler: every combination once, conditionals only where active,
       "o: {path: b, type: categorical, choices: [adam, sgd]}\n"
       "m: {path: c, type: float, low: 0.5, high: 0.9, grid_points: 3, when: {param: o, in: "
       "[sgd]}}\n");
-  auto grid = make_sampler({"grid", config::Node::map()}, 0);
+  auto grid = search_sampler_registry().create({"grid", config::Node::map()}, 0);
   std::vector<TrialRecord> none;
   std::set<std::string> seen;
   std::int64_t n = 0;
@@ -255,7 +255,7 @@ TEST_CASE(
         config::Node options = config::Node::map();
         if (std::string(name) == "tpe")
           options.set("multivariate", config::Node::scalar(multivariate));
-        auto sampler = make_sampler({name, options}, seed);
+        auto sampler = search_sampler_registry().create({name, options}, seed);
         auto trials = run_in_memory(*sampler, space, Direction::kMinimize, 60,
                                     [&](const Params& p) { return evaluate(f, space, p); });
         double best = 1e300;

@@ -1,4 +1,4 @@
-#include "train/evaluator.h"
+#include "train/run_evaluator.h"
 
 #include <algorithm>
 #include <memory>
@@ -15,17 +15,6 @@
 #include "train/run_data.h"
 
 namespace wtp::train {
-
-torch::Device parse_device(const std::string& name) {
-  try {
-    torch::Device device(name);
-    if (device.is_cuda() && !torch::cuda::is_available())
-      throw UsageError("device '" + name + "' asked for, but this LibTorch has no usable CUDA");
-    return device;
-  } catch (const c10::Error&) {
-    throw UsageError("device '" + name + "' is not a device name (cpu, cuda, cuda:1, ...)");
-  }
-}
 
 data::Pipeline make_pipeline(std::vector<config::Component> transforms,
                              const models::InputSpec& spec, const std::string& split) {
@@ -44,14 +33,28 @@ data::Pipeline make_pipeline(std::vector<config::Component> transforms,
   return pipeline;
 }
 
-Evaluator::Evaluator(models::EmbeddingModel model, const TrainConfig& cfg, torch::Device device)
+EvalPass EvalPass::validation(const ValidationOptions& v) {
+  EvalPass pass;
+  pass.flip = v.flip;
+  return pass;
+}
+
+EvalPass EvalPass::test(const ValidationOptions& v) {
+  EvalPass pass;
+  pass.split = "test";
+  pass.test_protocol = true;
+  pass.flip = v.flip;
+  return pass;
+}
+
+RunEvaluator::RunEvaluator(models::EmbeddingModel model, const TrainConfig& cfg,
+                           torch::Device device)
     : model_(std::move(model)),
       cfg_(cfg),
       device_(device),
       pipeline_(make_pipeline(cfg.data.transforms.eval, model_->input_spec(), "eval")) {}
 
-torch::Tensor Evaluator::embed(const data::Dataset& ds, torch::Tensor* logits, bool flip,
-                               bool progress) {
+Embedded RunEvaluator::embed(const data::Dataset& ds, const EvalPass& pass) {
   auto dataset = std::make_shared<const data::Dataset>(ds);
   auto pipeline = std::make_shared<const data::Pipeline>(pipeline_);
   const std::int64_t batch_size = cfg_.data.eval_batch_size;
@@ -67,7 +70,8 @@ torch::Tensor Evaluator::embed(const data::Dataset& ds, torch::Tensor* logits, b
   const auto count = static_cast<std::int64_t>(batches.size());
   data::BatchLoader loader(dataset, pipeline, data::fixed_batches(std::move(batches)), lo);
   std::unique_ptr<Progress> bar;
-  if (progress) bar = std::make_unique<Progress>("embedding " + ds.name(), count, "batch");
+  if (pass.progress) bar = std::make_unique<Progress>("embedding " + ds.name(), count, "batch");
+  const bool keep_logits = pass.logits || cfg_.validation.kind == EvalKind::kClassification;
   const bool was_training = model_->is_training();
   model_->eval();
   torch::NoGradGuard no_grad;
@@ -79,27 +83,29 @@ torch::Tensor Evaluator::embed(const data::Dataset& ds, torch::Tensor* logits, b
     auto images = batch->images.to(device_);
     auto out = model_->forward(images);
     torch::Tensor emb = out.embedding, lg = out.logits;
-    if (flip) {
+    if (pass.flip) {
       // The mirror image of a normalised CHW batch is its width axis reversed.
       auto mirrored = model_->forward(images.flip({3}));
       emb = (emb + mirrored.embedding) / 2;
       if (lg.defined()) lg = (lg + mirrored.logits) / 2;
     }
     embeddings.push_back(emb.to(torch::kCPU));
-    if (logits && lg.defined()) all_logits.push_back(lg.to(torch::kCPU));
+    if (keep_logits && lg.defined()) all_logits.push_back(lg.to(torch::kCPU));
     if (bar) bar->advance();
   }
   if (bar) bar->finish();
   if (was_training) model_->train();
-  if (logits && !all_logits.empty()) *logits = torch::cat(all_logits);
-  return torch::cat(embeddings);
+  Embedded out;
+  out.embeddings = torch::cat(embeddings);
+  if (!all_logits.empty()) out.logits = torch::cat(all_logits);
+  return out;
 }
 
-eval::VerificationResult Evaluator::verify_pairs(const torch::Tensor& emb,
-                                                 const std::vector<std::int64_t>& first,
-                                                 const std::vector<std::int64_t>& second,
-                                                 const std::vector<std::int64_t>& same,
-                                                 const std::vector<std::int64_t>& folds) {
+eval::VerificationResult RunEvaluator::verify_pairs(const torch::Tensor& emb,
+                                                    const std::vector<std::int64_t>& first,
+                                                    const std::vector<std::int64_t>& second,
+                                                    const std::vector<std::int64_t>& same,
+                                                    const std::vector<std::int64_t>& folds) {
   auto ia = torch::tensor(first), ib = torch::tensor(second);
   torch::Tensor distances;
   if (model_->has_pair_head()) {
@@ -119,9 +125,11 @@ eval::VerificationResult Evaluator::verify_pairs(const torch::Tensor& emb,
                                      torch::tensor(folds));
 }
 
-eval::Report Evaluator::evaluate(const data::Dataset& ds, const std::string& split, bool test,
-                                 const torch::Tensor& emb, const torch::Tensor& logits,
-                                 std::map<std::string, eval::VerificationResult>* verifications) {
+eval::Report RunEvaluator::evaluate(
+    const data::Dataset& ds, const EvalPass& pass, const Embedded& embedded,
+    std::map<std::string, eval::VerificationResult>* verifications) {
+  const torch::Tensor& emb = embedded.embeddings;
+  const bool test = pass.test_protocol;
   eval::Report report;
   const auto kind = cfg_.validation.kind;
   if (kind == EvalKind::kRetrieval) {
@@ -134,7 +142,7 @@ eval::Report Evaluator::evaluate(const data::Dataset& ds, const std::string& spl
     // Balanced random pairs of the split, fixed by the seed, in 10 folds.
     samplers::SamplerInput input;
     input.labels = ds.labels();
-    input.seed = mix_seed(cfg_.seed, split == "test" ? 2 : 1);
+    input.seed = mix_seed(cfg_.seed, pass.split == "test" ? 2 : 1);
     samplers::PairsOptions po;
     po.batch_size = 2;
     po.pairs_per_epoch = cfg_.data.valid_pairs;
@@ -151,8 +159,8 @@ eval::Report Evaluator::evaluate(const data::Dataset& ds, const std::string& spl
     result.add_to(report);
     if (verifications) verifications->insert_or_assign("", std::move(result));
   } else {
-    require(logits.defined(), "validation.kind classification needs a model with logits");
-    auto scores = torch::sigmoid(logits.reshape({-1}).to(torch::kDouble));
+    require(embedded.logits.defined(), "validation.kind classification needs a model with logits");
+    auto scores = torch::sigmoid(embedded.logits.reshape({-1}).to(torch::kDouble));
     auto labels = torch::tensor(item_labels(ds, cfg_.data.label));
     eval::eye_state_metrics(scores, labels).add_to(report, "");
   }
@@ -178,12 +186,8 @@ eval::Report Evaluator::evaluate(const data::Dataset& ds, const std::string& spl
   return report;
 }
 
-eval::Report Evaluator::evaluate(const data::Dataset& ds, const std::string& split, bool test,
-                                 bool flip, bool progress) {
-  torch::Tensor logits;
-  const bool wants_logits = cfg_.validation.kind == EvalKind::kClassification;
-  torch::Tensor emb = embed(ds, wants_logits ? &logits : nullptr, flip, progress);
-  return evaluate(ds, split, test, emb, logits);
+eval::Report RunEvaluator::evaluate(const data::Dataset& ds, const EvalPass& pass) {
+  return evaluate(ds, pass, embed(ds, pass));
 }
 
 }  // namespace wtp::train
