@@ -118,9 +118,11 @@ TrainConfig decode_train_config(const config::Node& node) {
                               "data.transforms." + at + "[" + std::to_string(i) + "]");
     data::build_pipeline(*list);  // the list as a whole (order, sizes)
   }
-  TrainConfig model_check;
-  model_check.model = cfg.model;
-  resolve_model(model_check, 2);
+  // The model is checked with `num_classes: auto` read as 2 and resolved by resolve_model()
+  // once the class count is known.
+  config::Component model = cfg.model;
+  resolve_auto_classes(model.options, 2);
+  resolve_at(models::model_registry(), model, "model");
   for (std::size_t s = 0; s < cfg.stages.size(); ++s) {
     auto& stage = cfg.stages[s];
     const std::string at = "stages[" + std::to_string(s) + "].";
@@ -134,8 +136,7 @@ TrainConfig decode_train_config(const config::Node& node) {
 
 void resolve_model(TrainConfig& cfg, std::int64_t classes) {
   resolve_auto_classes(cfg.model.options, classes);
-  if (cfg.model.path.empty()) cfg.model.path = "model";
-  cfg.model = models::model_registry().resolve(cfg.model);
+  cfg.model = resolve_at(models::model_registry(), cfg.model, "model");
 }
 
 }  // namespace wtp::train
