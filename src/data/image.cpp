@@ -1,7 +1,11 @@
 #include "data/image.h"
 
+#include <limits>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "io/image_header.h"
+#include "io/torch_file.h"
 
 namespace wtp::data {
 
@@ -11,14 +15,31 @@ ImageError::ImageError(const std::filesystem::path& path, const std::string& rea
 cv::Mat read_image(const std::filesystem::path& path, ChannelOrder order) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw ImageError(path, "no such file");
+  std::string bytes;
+  io::ImageHeader header;
+  try {
+    bytes = io::read_file_bytes(path);
+    header = io::read_image_header(bytes);
+  } catch (const std::runtime_error& e) {
+    throw ImageError(path, e.what());
+  }
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw ImageError(path, "the file is larger than 2 GiB, more than OpenCV decodes");
+  if (header.pixels() > kMaxImagePixels)
+    throw ImageError(path, "it declares " + std::to_string(header.width) + " x " +
+                               std::to_string(header.height) + " pixels, more than the " +
+                               std::to_string(kMaxImagePixels) +
+                               " an image may have (a damaged header or a decompression bomb)");
+  const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
   cv::Mat image;
   try {
-    image = cv::imread(path.string(), cv::IMREAD_COLOR);
+    image = cv::imdecode(raw, cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
     throw ImageError(path, std::string("OpenCV: ") + e.what());
   }
   if (image.empty())
-    throw ImageError(path, "not a decodable image (corrupt or unsupported format)");
+    throw ImageError(path, std::string("the ") + io::format_name(header.format) +
+                               " file cannot be decoded (damaged)");
   if (order == ChannelOrder::kRgb) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
   return image;
 }

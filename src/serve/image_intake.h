@@ -1,8 +1,9 @@
 #pragma once
 /// Untrusted image bytes -> a decoded image, safely: only JPEG and PNG (recognised by their
-/// magic bytes, never by a name or a MIME type), the size read from the header and checked
-/// against a pixel cap *before* anything is decoded (a 100-byte PNG can declare 100k x 100k
-/// pixels), truncated files refused, nothing written to disk.
+/// magic bytes, never by a name or a MIME type), the size read from the header
+/// (io/image_header.h) and checked against a pixel cap *before* anything is decoded (a
+/// 100-byte PNG can declare 100k x 100k pixels), truncated files refused, nothing written
+/// to disk.
 ///
 ///     cv::Mat bgr = decode_image(bytes, 4096 * 4096);  // throws BadImage with a reason
 #include <cstdint>
@@ -18,25 +19,11 @@ class BadImage : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class ImageFormat { kJpeg, kPng };
-
-/// What the header of an image says.
-struct ImageHeader {
-  ImageFormat format = ImageFormat::kJpeg;
-  std::int64_t width = 0, height = 0;
-};
-
-/// Reads format, width and height from the header without decoding: PNG's IHDR chunk (the
-/// first chunk after the 8-byte signature); JPEG's first SOF marker (C0-CF except C4, C8,
-/// CC), found by walking the marker segments from SOI. Throws BadImage for empty input,
-/// another format, a header cut short, or a zero width or height.
-ImageHeader read_image_header(std::string_view bytes);
-
 /// Decodes JPEG or PNG `bytes` into a CV_8UC3 BGR image (grey expanded, alpha dropped, EXIF
-/// orientation applied). Throws BadImage when read_image_header() does, when width x height
-/// > max_pixels (before decoding), when the file is truncated (a JPEG without an EOI marker
-/// after its scan, a PNG without its IEND chunk) or when OpenCV cannot decode it.
-/// Requires max_pixels >= 1.
+/// orientation applied). Throws BadImage for another format, when io::read_image_header()
+/// throws, when width x height > max_pixels (before decoding), when the file is truncated
+/// (a JPEG without an EOI marker after its scan, a PNG without its IEND chunk) or when
+/// OpenCV cannot decode it. Requires max_pixels >= 1.
 cv::Mat decode_image(std::string_view bytes, std::int64_t max_pixels);
 
 }  // namespace wtp::serve

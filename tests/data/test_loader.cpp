@@ -180,7 +180,8 @@ TEST_CASE("loader: a corrupt image fails with its path in the batch that holds i
     auto first = loader.next();
     REQUIRE(first);
     CHECK(first->indices == kBatches[0]);
-    CHECK_THROWS_WITH(loader.next(), Contains("i05.png") && Contains("not a decodable image"));
+    CHECK_THROWS_WITH(loader.next(),
+                      Contains("i05.png") && Contains("not an image in a supported format"));
     CHECK_FALSE(loader.next());  // stopped after the error
   }
   // A missing file too.

@@ -64,6 +64,22 @@ def bmp_bytes(width, height):
     return header + info + pixels
 
 
+def ppm_bytes(width, height):
+    pixels = bytes((x * 40 + y * 7) % 256 for y in range(height) for x in range(width * 3))
+    return b"P6\n# seed\n%d %d\n255\n" % (width, height) + pixels
+
+
+def tiff_bytes(width, height):
+    """A little-endian, uncompressed RGB TIFF: one strip, the image directory after it."""
+    pixels = bytes((x * 30 + y) % 256 for y in range(height) for x in range(width * 3))
+    entries = [(256, 3, 1, width), (257, 3, 1, height), (258, 3, 1, 8), (259, 3, 1, 1),
+               (262, 3, 1, 2), (273, 4, 1, 8), (277, 3, 1, 3), (278, 3, 1, height),
+               (279, 4, 1, len(pixels))]
+    directory = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHII", tag, kind, count, value) for tag, kind, count, value in entries) + b"\0" * 4
+    return b"II*\0" + struct.pack("<I", 8 + len(pixels)) + pixels + directory
+
+
 def idx_bytes(shape, values, compress=False):
     data = bytes([0, 0, 8, len(shape)]) + b"".join(struct.pack(">I", n) for n in shape) + bytes(values)
     return __import__("gzip").compress(data, mtime=0) if compress else data
@@ -180,6 +196,8 @@ def main():
         put("image", "rgb.png", png_bytes(4, 3, 3))
         put("image", "rgba.png", png_bytes(3, 3, 4))
         put("image", "rgb.bmp", bmp_bytes(3, 2))
+        put("image", "rgb.ppm", ppm_bytes(3, 2))
+        put("image", "rgb.tiff", tiff_bytes(4, 3))
 
         # wtp-serve request bodies: a log-in with PNG and JPEG frames (one as a data URL),
         # an enrolment, bad base64, a data URL without ;base64, too many frames.
