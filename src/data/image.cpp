@@ -15,6 +15,9 @@ ImageError::ImageError(const std::filesystem::path& path, const std::string& rea
 cv::Mat read_image(const std::filesystem::path& path, ChannelOrder order) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw ImageError(path, "no such file");
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > static_cast<std::uintmax_t>(std::numeric_limits<int>::max()))
+    throw ImageError(path, "the file is larger than 2 GiB, more than OpenCV decodes");
   std::string bytes;
   io::ImageHeader header;
   try {
@@ -23,8 +26,6 @@ cv::Mat read_image(const std::filesystem::path& path, ChannelOrder order) {
   } catch (const std::runtime_error& e) {
     throw ImageError(path, e.what());
   }
-  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-    throw ImageError(path, "the file is larger than 2 GiB, more than OpenCV decodes");
   if (header.pixels() > kMaxImagePixels)
     throw ImageError(path, "it declares " + std::to_string(header.width) + " x " +
                                std::to_string(header.height) + " pixels, more than the " +

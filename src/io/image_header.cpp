@@ -152,7 +152,8 @@ ImageHeader pnm_header(const Bytes& b) {
   return sized(ImageFormat::kPnm, width, height);
 }
 
-/// Tags 256 (ImageWidth) and 257 (ImageLength) of the first image file directory.
+/// Tags 256 (ImageWidth) and 257 (ImageLength) of the first image file directory; of a tag
+/// given twice the first counts (libtiff ignores the duplicate).
 ImageHeader tiff_header(const Bytes& b) {
   const bool big_endian = b.at(0) == 'M';
   const bool big_tiff = b.uint(2, 2, big_endian) == 43;
@@ -166,12 +167,12 @@ ImageHeader tiff_header(const Bytes& b) {
   const std::uint64_t directory = big_tiff ? read(8, 8) : read(4, 4);
   const std::uint64_t entries = read(directory, big_tiff ? 8 : 2);
   const std::uint64_t first = directory + (big_tiff ? 8 : 2), entry_size = big_tiff ? 20 : 12;
-  std::int64_t width = 0, height = 0;
-  for (std::uint64_t i = 0; i < entries && (width == 0 || height == 0); ++i) {
+  std::optional<std::int64_t> width, height;
+  for (std::uint64_t i = 0; i < entries && !(width && height); ++i) {
     const std::uint64_t entry = first + i * entry_size;
     if (entry > b.size()) throw b.damaged();
     const std::uint64_t tag = read(entry, 2);
-    if (tag != 256 && tag != 257) continue;
+    if ((tag != 256 || width) && (tag != 257 || height)) continue;
     const std::uint64_t type = read(entry + 2, 2);
     const std::uint64_t value_at = entry + (big_tiff ? 12 : 8);
     std::uint64_t value = 0;
@@ -188,9 +189,9 @@ ImageHeader tiff_header(const Bytes& b) {
                           : static_cast<std::int64_t>(value);
     (tag == 256 ? width : height) = side;
   }
-  if (width == 0 || height == 0)
+  if (!width || !height)
     throw ImageHeaderError("the TIFF file's first image has no width or height");
-  return sized(ImageFormat::kTiff, width, height);
+  return sized(ImageFormat::kTiff, *width, *height);
 }
 
 /// The first chunk after "RIFF" size "WEBP": lossy (VP8, 14-bit sizes after the key-frame

@@ -138,6 +138,13 @@ TEST_CASE("image headers: bombs are sized without decoding", "[io][image_header]
                             le(654321, 8);
     CHECK(read_image_header(big).width == 123456);
     CHECK(read_image_header(big).height == 654321);
+    // A width given twice: the first counts, as in libtiff (a smaller second one cannot
+    // slip a large image under a cap).
+    const std::string twice = std::string("II*\0", 4) + le(8, 4) + le(3, 2) + le(256, 2) +
+                              le(4, 2) + le(1, 4) + le(90000, 4) + le(256, 2) + le(3, 2) +
+                              le(1, 4) + le(10, 4) + le(257, 2) + le(3, 2) + le(1, 4) + le(20, 4);
+    CHECK(read_image_header(twice).width == 90000);
+    CHECK(read_image_header(twice).height == 20);
   }
   SECTION("WebP: the extended format's 24-bit canvas") {
     const std::string vp8x = "RIFF" + le(100, 4) + "WEBPVP8X" + le(10, 4) + std::string(4, '\0') +
