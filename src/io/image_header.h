@@ -5,7 +5,8 @@
 ///
 /// The formats are those wtp reads (data::image_extensions()); each is recognised by the
 /// same signature OpenCV's decoder checks, and its size read from the same fields:
-///   JPEG  FF D8 FF; the first SOF marker (C0-CF except C4, C8, CC), walking the segments
+///   JPEG  FF D8 (then a marker's FF, as OpenCV's FF D8 FF); the first SOF marker (C0-CF
+///         except C4, C8, CC), walking the segments
 ///   PNG   the 8-byte signature; the IHDR chunk
 ///   BMP   "BM"; BITMAPINFOHEADER and later (header >= 36 bytes) or OS/2 1.x (12 bytes)
 ///   PNM   P1-P6 and a white-space byte; the width and height fields (comments skipped)

@@ -95,6 +95,11 @@ TEST_CASE("read_image: a decompression bomb is refused before decoding", "[data]
   CHECK_THROWS_WITH(read_image(bmp(rows)), Contains("BMP file cannot be decoded"));
   CHECK_THROWS_WITH(read_image(bmp(rows + 1)), Contains("8192 x " + std::to_string(rows + 1)) &&
                                                    Contains("decompression bomb"));
+  // A file over 2 GiB (sparse: nothing is written) is refused from its size, unread.
+  const auto huge = tmp / "huge.png";
+  test::write_text(huge, "");
+  std::filesystem::resize_file(huge, std::uintmax_t{1} << 31);
+  CHECK_THROWS_WITH(read_image(huge), Contains("huge.png") && Contains("larger than 2 GiB"));
 }
 
 TEST_CASE("letterbox: 100x50 white into 64 is centred on black", "[data][transforms]") {
